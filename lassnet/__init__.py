@@ -1,0 +1,20 @@
+"""lassnet: language-queried audio source separation, as in "Separate Anything You Describe".
+
+The package mirrors the book: one module per idea, in teaching order.
+
+========================  ===============================================  =========
+module                    holds                                            chapter
+========================  ===============================================  =========
+:mod:`lassnet.audio`      loading, resampling, mixing, checks              6
+:mod:`lassnet.stft`       STFT / iSTFT as a module                         1
+:mod:`lassnet.blocks`     residual, encoder and decoder blocks             2
+:mod:`lassnet.film`       FiLM conditioning                                3
+:mod:`lassnet.query`      query encoders (MiniLM, CLAP, audio)             4
+:mod:`lassnet.masks`      magnitude/phase masks and oracle masks           5
+:mod:`lassnet.separator`  ``SeparationNet`` and its presets                2-5
+:mod:`lassnet.data`       synthetic corpus, mixtures, real datasets        6
+:mod:`lassnet.metrics`    SDR, SI-SDR and improvements                     8
+========================  ===============================================  =========
+"""
+
+__version__ = "0.1.0"

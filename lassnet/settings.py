@@ -1,0 +1,34 @@
+"""Project-wide settings read from the environment, in one place.
+
+The *fast switch*: set ``LASSNET_FAST=1`` to shrink training and evaluation so that every
+chapter of the book executes in a few minutes (CI does this). Chapters and library code ask
+``lassnet.settings.FAST`` (or :func:`scaled`) instead of testing environment variables
+themselves.
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["FAST", "fast", "scaled"]
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def fast() -> bool:
+    """Whether the fast switch (``LASSNET_FAST``) is on, read at call time."""
+    return _truthy(os.environ.get("LASSNET_FAST"))
+
+
+#: The fast switch as it was when :mod:`lassnet` was imported.
+FAST: bool = fast()
+
+
+def scaled(full, quick):
+    """Return ``quick`` when the fast switch is on, else ``full``.
+
+    >>> steps = scaled(full=2000, quick=20)
+    """
+    return quick if fast() else full
