@@ -1,0 +1,188 @@
+"""Load AudioSep's released separator weights into lassnet's ``audiosep`` preset.
+
+AudioSep's Lightning checkpoints (e.g. ``audiosep_base_4M_steps.ckpt``) hold a ``state_dict``
+with the separator under ``ss_model.`` and the CLAP query encoder under ``query_encoder.``.
+The separator (``ResUNet30``) has two parts:
+
+* ``ss_model.base.*`` — the ResUNet. Its names map onto ours one to one:
+
+  ==========================================  ===================================
+  AudioSep                                    lassnet
+  ==========================================  ===================================
+  ``base.bn0``                                ``input_norm``
+  ``base.pre_conv`` / ``base.after_conv``     ``pre_conv`` / ``post_conv``
+  ``base.encoder_block{i}.conv_block1.*``     ``encoders.{i-1}.blocks.0.*``
+  ``base.conv_block7a.conv_block1.*``         ``centre.blocks.0.*``
+  ``base.decoder_block{i}.conv1``             ``decoders.{i-1}.up``
+  ``base.decoder_block{i}.bn1``               ``decoders.{i-1}.norm``
+  ``base.decoder_block{i}.conv_block2.*``     ``decoders.{i-1}.blocks.0.*``
+  ==========================================  ===================================
+
+  Dropped: ``base.stft.*`` / ``base.istft.*`` (the frozen DFT matrices of its conv-based
+  STFT; lassnet uses ``torch.stft``) and ``base.decoder_block{i}.bn2.*`` (never used in its
+  forward pass).
+* ``ss_model.film.<path>->beta<k>.{weight,bias}`` — one ``Linear(512, C)`` per conditioned
+  batch norm, named by its path in the ResUNet (``encoder_block1->conv_block1->beta1`` is the
+  β of ``encoder_block1.conv_block1.bn1``). They are stacked, in lassnet's layer order, into
+  the single linear layer of :class:`lassnet.film.FiLM`. ``decoder_block{i}->beta2`` (the
+  β of the unused ``bn2``) is dropped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+import torch
+
+__all__ = ["ConversionReport", "load_audiosep", "audiosep_to_lassnet_key"]
+
+_BLOCK = re.compile(r"^(encoder_block|decoder_block|conv_block7a)(\d*)\.(.*)$")
+
+
+@dataclass
+class ConversionReport:
+    """What :func:`load_audiosep` did with each key of the checkpoint."""
+
+    converted: int = 0
+    dropped: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        groups: dict[str, int] = {}
+        for key in self.dropped:
+            prefix = re.sub(r"\d+", "{i}", key.split(".weight")[0].split(".bias")[0])
+            prefix = prefix.split("->")[0] + ("->…" if "->" in key else "")
+            groups[prefix] = groups.get(prefix, 0) + 1
+        lines = [f"converted {self.converted} tensors"]
+        lines += [f"dropped {n:3d} × {p}" for p, n in sorted(groups.items())]
+        lines += [f"missing: {k}" for k in self.missing]
+        return "\n".join(lines)
+
+
+def audiosep_to_lassnet_key(key: str) -> str | None:
+    """Map a ``base.*`` module path of AudioSep's ResUNet30 to lassnet's, or ``None`` if the
+    tensor is not used by lassnet (STFT matrices, the decoders' unused ``bn2``)."""
+    if key.startswith(("stft.", "istft.")):
+        return None
+    for old, new in (("bn0.", "input_norm."), ("pre_conv.", "pre_conv."),
+                     ("after_conv.", "post_conv.")):
+        if key.startswith(old):
+            return new + key[len(old):]
+    m = _BLOCK.match(key)
+    if m is None:
+        raise KeyError(key)
+    kind, num, rest = m.groups()
+    if kind == "conv_block7a":
+        if not rest.startswith("conv_block1."):
+            raise KeyError(key)
+        return "centre.blocks.0." + rest[len("conv_block1."):]
+    i = int(num) - 1
+    if kind == "encoder_block":
+        if not rest.startswith("conv_block1."):
+            raise KeyError(key)
+        return f"encoders.{i}.blocks.0." + rest[len("conv_block1."):]
+    # decoder block
+    if rest.startswith("bn2."):
+        return None
+    if rest.startswith("conv1."):
+        return f"decoders.{i}.up." + rest[len("conv1."):]
+    if rest.startswith("bn1."):
+        return f"decoders.{i}.norm." + rest[len("bn1."):]
+    if rest.startswith("conv_block2."):
+        return f"decoders.{i}.blocks.0." + rest[len("conv_block2."):]
+    raise KeyError(key)
+
+
+def _film_layer_key(path: str) -> str | None:
+    """``encoder_block1->conv_block1->beta1`` → ``encoders.0.blocks.0.bn1`` (lassnet's key)."""
+    parts = path.split("->")
+    beta = parts[-1]
+    if not re.fullmatch(r"beta\d", beta):
+        raise KeyError(path)
+    module_path = ".".join(parts[:-1] + ["bn" + beta[len("beta"):]])
+    mapped = audiosep_to_lassnet_key(module_path + ".weight")
+    return None if mapped is None else mapped[: -len(".weight")]
+
+
+def _read(checkpoint) -> dict:
+    if isinstance(checkpoint, (str, os.PathLike)):
+        from .separator import safe_load
+
+        checkpoint = safe_load(checkpoint)
+    if not isinstance(checkpoint, dict):
+        raise ValueError("AudioSep checkpoint must be a path or a state dict")
+    state = checkpoint.get("state_dict", checkpoint)
+    if not any(k.startswith(("ss_model.", "base.", "film.")) for k in state):
+        raise ValueError(
+            "no AudioSep separator weights found (expected keys 'ss_model.base.*' and "
+            "'ss_model.film.*')"
+        )
+    return state
+
+
+def load_audiosep(checkpoint):
+    """Build the ``audiosep`` preset and fill it from an AudioSep checkpoint.
+
+    Returns ``(SeparationNet, ConversionReport)``. Raises ``ValueError`` if a tensor that
+    lassnet needs is absent or has the wrong shape.
+    """
+    from .separator import SeparationNet
+
+    state = _read(checkpoint)
+    report = ConversionReport()
+    base, film = {}, {}
+    for key, value in state.items():
+        short = key[len("ss_model."):] if key.startswith("ss_model.") else key
+        if short.startswith("base."):
+            new = audiosep_to_lassnet_key(short[len("base."):])
+            if new is None:
+                report.dropped.append(key)
+            else:
+                base[new] = value
+        elif short.startswith("film."):
+            path, _, kind = short[len("film."):].rpartition(".")
+            layer = _film_layer_key(path)
+            if layer is None:
+                report.dropped.append(key)
+            else:
+                film.setdefault(layer, {})[kind] = value
+        else:
+            report.dropped.append(key)  # e.g. query_encoder.* (CLAP), handled elsewhere
+
+    dims = {v["weight"].shape[1] for v in film.values() if "weight" in v}
+    if len(dims) != 1:
+        raise ValueError(f"cannot infer the FiLM condition width from the checkpoint: {dims}")
+    net = SeparationNet.from_preset("audiosep", condition_dim=dims.pop())
+    target = net.state_dict()
+
+    new_state = {}
+    for key in target:
+        if key.startswith("film."):
+            continue
+        if key in base:
+            new_state[key] = base[key]
+        else:
+            report.missing.append(key)
+    weights, biases = [], []
+    for key, size in zip(net.film.keys, net.film.sizes):
+        if key not in film or set(film[key]) != {"weight", "bias"}:
+            report.missing.append(f"film β of {key}")
+            weights.append(torch.zeros(size, net.config.condition_dim))
+            biases.append(torch.zeros(size))
+        else:
+            weights.append(film[key]["weight"])
+            biases.append(film[key]["bias"])
+    new_state["film.net.weight"] = torch.cat(weights, dim=0)
+    new_state["film.net.bias"] = torch.cat(biases, dim=0)
+    if report.missing:
+        raise ValueError(
+            f"AudioSep checkpoint lacks {len(report.missing)} tensors lassnet needs, e.g. "
+            + ", ".join(report.missing[:3])
+        )
+    from .separator import load_state
+
+    load_state(net, new_state, "AudioSep checkpoint")
+    report.converted = len(new_state)
+    return net, report

@@ -1,0 +1,386 @@
+"""``SeparationNet``: the query-conditioned ResUNet of AudioSep (chapters 2-5).
+
+Pipeline (shape letters: ``B`` batch, ``L`` samples, ``T`` frames, ``F`` bins, ``D`` embedding
+width, ``K = 3`` maps per bin)::
+
+    mixture (B, 1, L) ─ STFT ─► |X|, cos∠X, sin∠X        (B, 1, T, F)
+    |X| ─ BN over F ─ pad T, crop F ─ pre-conv ─► encoders ─► centre ─► decoders ─ post-conv
+        ─► logits (B, K, T, F) ─► M = sigmoid(a), P = normalise(tanh b + j·tanh c)
+    Ŷ = relu(|X|·M)·e^{j(∠X+∠P)} ─ iSTFT ─► separated (B, 1, L)
+
+Every batch norm inside the U-Net is shifted by FiLM from the query embedding ``(B, D)``.
+Presets (:data:`PRESETS`) give AudioSep's released ResUNet30 (``audiosep``), the paper-size
+model (``large``) and a CPU-sized model (``tiny``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .blocks import DecoderBlock, EncoderBlock
+from .checks import check_embedding, check_sample_rate, check_waveform
+from .film import FiLM
+from .masks import apply_masks, mask_maps
+from .stft import STFT
+
+__all__ = ["SeparatorConfig", "SeparationNet", "PRESETS", "CheckpointError"]
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used: unreadable, corrupt, or for another model."""
+
+
+@dataclass
+class SeparatorConfig:
+    """Everything needed to rebuild a :class:`SeparationNet`; saved with every checkpoint.
+
+    Attributes:
+        sample_rate: the rate the model is trained at (Hz).
+        n_fft, hop_length, window: STFT settings.
+        channels: output channels of each encoder block, outermost first.
+        pools: pooling factor ``(p_T, p_F)`` of each encoder block (decoders mirror them).
+        centre_channels: channels of the centre block (no pooling).
+        blocks_per_level: residual blocks in each encoder/decoder/centre block.
+        condition_dim: width ``D`` of the query embedding.
+        film: ``"linear"`` (AudioSep) or ``"mlp"`` (LASS-Net); ``film_hidden`` for the MLP.
+        film_gamma: FiLM also scales (``γ``) as well as shifts (``β``).
+        momentum, negative_slope: batch-norm momentum and LeakyReLU slope.
+        preset: the preset this config came from, if any (informational).
+    """
+
+    sample_rate: int = 32000
+    n_fft: int = 2048
+    hop_length: int = 320
+    window: str = "hann"
+    channels: tuple[int, ...] = (32, 64, 128, 256, 384, 384)
+    pools: tuple[tuple[int, int], ...] = ((2, 2), (2, 2), (2, 2), (2, 2), (2, 2), (1, 2))
+    centre_channels: int = 384
+    blocks_per_level: int = 1
+    condition_dim: int = 512
+    film: str = "linear"
+    film_hidden: int = 256
+    film_gamma: bool = False
+    momentum: float = 0.01
+    negative_slope: float = 0.01
+    preset: str | None = field(default=None, compare=False)
+
+    def __post_init__(self):
+        self.channels = tuple(int(c) for c in self.channels)
+        self.pools = tuple((int(p[0]), int(p[1])) for p in self.pools)
+        if len(self.channels) != len(self.pools) or not self.channels:
+            raise ValueError(
+                f"channels ({len(self.channels)}) and pools ({len(self.pools)}) must have the "
+                "same, non-zero length"
+            )
+        if min(self.channels) < 1 or self.centre_channels < 1 or self.condition_dim < 1:
+            raise ValueError("channels, centre_channels and condition_dim must be positive")
+        if any(p < 1 for pool in self.pools for p in pool):
+            raise ValueError(f"pooling factors must be >= 1, got {self.pools}")
+        if self.n_fft // 2 + 1 < self.freq_factor:
+            raise ValueError(
+                f"n_fft={self.n_fft} gives {self.n_fft // 2 + 1} bins, fewer than the "
+                f"frequency pooling factor {self.freq_factor}"
+            )
+
+    @property
+    def time_factor(self) -> int:
+        """Frames are padded to a multiple of this (product of the time pools)."""
+        return math.prod(p[0] for p in self.pools)
+
+    @property
+    def freq_factor(self) -> int:
+        """Bins are cropped to a multiple of this (product of the frequency pools)."""
+        return math.prod(p[1] for p in self.pools)
+
+    def to_dict(self) -> dict:
+        """Plain-python form (lists and numbers) that ``torch.load(weights_only=True)`` reads."""
+        d = asdict(self)
+        d["channels"] = list(self.channels)
+        d["pools"] = [list(p) for p in self.pools]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SeparatorConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown separator config keys: {sorted(unknown)}")
+        return cls(**d)
+
+
+#: The presets of the design card. ``audiosep`` is AudioSep's released ResUNet30.
+PRESETS: dict[str, dict] = {
+    "audiosep": dict(
+        sample_rate=32000,
+        n_fft=2048,
+        hop_length=320,
+        channels=(32, 64, 128, 256, 384, 384),
+        pools=((2, 2),) * 5 + ((1, 2),),
+        centre_channels=384,
+    ),
+    "large": dict(
+        sample_rate=32000,
+        n_fft=2048,
+        hop_length=320,
+        channels=(32, 64, 128, 256, 512, 1024),
+        pools=((2, 2),) * 5 + ((1, 2),),
+        centre_channels=1024,
+    ),
+    "tiny": dict(
+        sample_rate=16000,
+        n_fft=512,
+        hop_length=256,
+        channels=(8, 16, 32, 64),
+        pools=((2, 2),) * 4,
+        centre_channels=64,
+    ),
+}
+
+
+class SeparationNet(nn.Module):
+    """Query-conditioned ResUNet separator with magnitude and phase masks.
+
+    Build it from a preset (:meth:`from_preset`), a :class:`SeparatorConfig`, or AudioSep's
+    released weights (:meth:`from_audiosep`).
+
+    ``forward(mixture (B, 1, L), condition (B, D)) → separated (B, 1, L)``; a condition batch
+    of 1 is shared by every mixture. Any ``L`` of at least ``n_fft // 2 + 1`` samples works:
+    frames are padded to the pooling multiple and cropped back.
+    """
+
+    def __init__(self, config: SeparatorConfig | None = None, **overrides):
+        super().__init__()
+        if config is None:
+            config = SeparatorConfig(**overrides)
+        elif overrides:
+            config = SeparatorConfig.from_dict({**config.to_dict(), **overrides})
+        self.config = config
+        c = config
+        kw = dict(num_blocks=c.blocks_per_level, momentum=c.momentum,
+                  negative_slope=c.negative_slope)
+        self.stft = STFT(c.n_fft, c.hop_length, window=c.window)
+        n_bins = self.stft.n_bins
+        self.input_norm = nn.BatchNorm2d(n_bins, momentum=c.momentum)  # BN over frequency
+        self.pre_conv = nn.Conv2d(1, c.channels[0], kernel_size=1)
+        ins = (c.channels[0],) + c.channels[:-1]
+        self.encoders = nn.ModuleList(
+            EncoderBlock(i, o, pool=p, **kw) for i, o, p in zip(ins, c.channels, c.pools)
+        )
+        self.centre = EncoderBlock(c.channels[-1], c.centre_channels, pool=(1, 1), **kw)
+        dec_in = (c.centre_channels,) + tuple(reversed(c.channels))[:-1]
+        self.decoders = nn.ModuleList(
+            DecoderBlock(i, o, up=p, **kw)
+            for i, o, p in zip(dec_in, reversed(c.channels), reversed(c.pools))
+        )
+        self.post_conv = nn.Conv2d(c.channels[0], 3, kernel_size=1)  # K = 3 maps per bin
+        for conv in (self.pre_conv, self.post_conv):
+            nn.init.xavier_uniform_(conv.weight)
+            nn.init.zeros_(conv.bias)
+        # FiLM is created last: it walks the network built above to find its targets.
+        self.film = FiLM(
+            self, c.condition_dim, kind=c.film, hidden=c.film_hidden, gamma=c.film_gamma
+        )
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_preset(cls, name: str, condition_dim: int = 512, **overrides) -> SeparationNet:
+        """Build a preset (``"audiosep"``, ``"large"``, ``"tiny"``) for a ``condition_dim``-wide
+        query embedding; ``overrides`` change any other :class:`SeparatorConfig` field."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}")
+        cfg = SeparatorConfig(
+            **{**PRESETS[name], "condition_dim": condition_dim, **overrides, "preset": name}
+        )
+        return cls(cfg)
+
+    @classmethod
+    def from_audiosep(cls, checkpoint, return_report: bool = False):
+        """Load AudioSep's released separator weights into the ``audiosep`` preset.
+
+        ``checkpoint`` is a path to a Lightning ``.ckpt`` (e.g. ``audiosep_base_4M_steps.ckpt``)
+        or a state dict with ``ss_model.base.*`` / ``ss_model.film.*`` keys (the ``ss_model.``
+        prefix is optional). See :mod:`lassnet.audiosep` for the key mapping. With
+        ``return_report=True`` returns ``(net, report)`` listing dropped and missing keys.
+        """
+        from .audiosep import load_audiosep
+
+        net, report = load_audiosep(checkpoint)
+        return (net, report) if return_report else net
+
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        """Number of parameters (all, or only those with ``requires_grad``)."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    # ------------------------------------------------------------------ the steps
+    def spectrogram(self, mixture: torch.Tensor):
+        """``mixture (B, 1, L)`` → ``(|X|, cos∠X, sin∠X)``, each ``(B, 1, T, F)``."""
+        return self.stft.magphase(mixture)
+
+    def mask_logits(self, mag: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        """The U-Net: ``|X| (B, 1, T, F)`` and ``condition (B, D)`` → logits ``(B, 3, T, F)``."""
+        film = self.film(condition)
+        frames, bins = mag.shape[-2:]
+        x = self.input_norm(mag.transpose(1, 3)).transpose(1, 3)  # BN over F; (B, 1, T, F)
+        pad_t = -frames % self.config.time_factor
+        used_bins = bins - bins % self.config.freq_factor
+        x = F.pad(x, (0, 0, 0, pad_t))[..., :used_bins]  # (B, 1, T_pad, F_used)
+        x = self.pre_conv(x)  # (B, C_0, T_pad, F_used)
+        if getattr(self, "_channels_last", False):
+            x = x.contiguous(memory_format=torch.channels_last)
+        skips = []
+        for encoder in self.encoders:
+            x, skip = encoder(x, film)  # x: (B, C_i, T_pad/Πp_T, F_used/Πp_F)
+            skips.append(skip)
+        x, _ = self.centre(x, film)  # (B, C_centre, ·, ·)
+        for decoder, skip in zip(self.decoders, reversed(skips)):
+            x = decoder(x, skip, film)  # back up to the skip's resolution
+        x = self.post_conv(x)  # (B, 3, T_pad, F_used)
+        # Dropped bins get zero logits (magnitude mask ½, undefined phase → silenced).
+        x = F.pad(x, (0, bins - used_bins))[:, :, :frames]  # (B, 3, T, F)
+        return x.float()
+
+    def forward(
+        self,
+        mixture: torch.Tensor,
+        condition: torch.Tensor,
+        sample_rate: int | None = None,
+        return_masks: bool = False,
+    ):
+        """Separate ``mixture (B, 1, L)`` by ``condition (B, D)`` → ``(B, 1, L)``.
+
+        ``sample_rate``, if given, must equal the model's. With ``return_masks=True`` returns a
+        dict with ``waveform``, ``mag_mask``, ``phase_cos``, ``phase_sin`` (``(B, 1, T, F)``)
+        and the mixture's ``mag``.
+        """
+        check_sample_rate(sample_rate, self.config.sample_rate)
+        check_waveform(mixture, "mixture", min_length=self.stft.min_length)
+        check_embedding(condition, self.config.condition_dim, batch=mixture.shape[0])
+        if condition.shape[0] != mixture.shape[0]:
+            condition = condition.expand(mixture.shape[0], -1)  # (B, D)
+        mag, cos, sin = self.spectrogram(mixture)  # (B, 1, T, F) each
+        logits = self.mask_logits(mag, condition)  # (B, 3, T, F)
+        mag_mask, mask_cos, mask_sin = mask_maps(logits[:, None])  # (B, 1, T, F) each
+        out = apply_masks(mag, cos, sin, mag_mask, mask_cos, mask_sin)
+        wave = self.stft.inverse_magphase(*out, length=mixture.shape[-1])  # (B, 1, L)
+        if not return_masks:
+            return wave
+        return dict(
+            waveform=wave, mag=mag, mag_mask=mag_mask, phase_cos=mask_cos, phase_sin=mask_sin
+        )
+
+    def infer(
+        self,
+        mixture: torch.Tensor,
+        condition: torch.Tensor,
+        precision: str = "float32",
+        channels_last: bool = True,
+    ) -> torch.Tensor:
+        """Fast inference: eval mode, no autograd, channels-last convolutions, optional bfloat16.
+
+        ``precision="bfloat16"`` runs the U-Net's convolutions in bfloat16 (autocast) while the
+        STFT, masks and iSTFT stay float32. Restores the module's train/eval mode afterwards.
+        """
+        if precision not in ("float32", "bfloat16"):
+            raise ValueError(f"precision must be 'float32' or 'bfloat16', got {precision!r}")
+        was_training = self.training
+        self.eval()
+        if channels_last:
+            with torch.no_grad():  # outside inference mode: parameters stay trainable
+                self.to(memory_format=torch.channels_last)
+        self._channels_last = channels_last
+        try:
+            ctx = (
+                torch.autocast(mixture.device.type, dtype=torch.bfloat16)
+                if precision == "bfloat16"
+                else contextlib.nullcontext()
+            )
+            with torch.inference_mode(), ctx:
+                return self(mixture, condition)
+        finally:
+            self._channels_last = False
+            self.train(was_training)
+
+    # ------------------------------------------------------------------ checkpoints
+    def save(self, path: str | os.PathLike, **extra) -> None:
+        """Write config + weights to ``path`` atomically (temp file, then rename)."""
+        payload = {
+            "format": "lassnet.separator/1",
+            "config": self.config.to_dict(),
+            "state_dict": self.state_dict(),
+            **extra,
+        }
+        atomic_save(payload, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, map_location="cpu") -> SeparationNet:
+        """Rebuild a separator saved with :meth:`save` (never unpickles arbitrary objects)."""
+        payload = safe_load(path, map_location)
+        if not isinstance(payload, dict) or "config" not in payload or "state_dict" not in payload:
+            raise CheckpointError(f"{path}: not a lassnet separator checkpoint")
+        net = cls(SeparatorConfig.from_dict(payload["config"]))
+        load_state(net, payload["state_dict"], str(path))
+        return net
+
+    def extra_repr(self) -> str:
+        return f"preset={self.config.preset!r}, parameters={self.num_parameters():,}"
+
+
+def atomic_save(obj, path: str | os.PathLike) -> None:
+    """``torch.save`` to a temp file in the same folder, then ``os.replace`` onto ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def safe_load(path: str | os.PathLike, map_location="cpu"):
+    """``torch.load(weights_only=True)`` with one clear error for missing or corrupt files."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # corrupt zip, truncated file, disallowed pickle globals, ...
+        raise CheckpointError(
+            f"{path}: cannot read checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+        ) from exc
+
+
+def load_state(module: nn.Module, state_dict: dict, where: str = "checkpoint") -> None:
+    """Load ``state_dict`` strictly, turning key/shape mismatches into one clear error."""
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(own))
+    wrong = [
+        f"{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(v.shape)}"
+        for k, v in own.items()
+        if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)
+    ]
+    if missing or unexpected or wrong:
+        parts = []
+        if wrong:
+            parts.append(f"{len(wrong)} shape mismatches (e.g. {wrong[0]})")
+        if missing:
+            parts.append(f"{len(missing)} missing keys (e.g. {missing[0]})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected keys (e.g. {unexpected[0]})")
+        raise CheckpointError(f"{where} does not match this model: " + "; ".join(parts))
+    module.load_state_dict(state_dict)
