@@ -166,7 +166,7 @@ def load_audiosep(checkpoint):
         else:
             report.missing.append(key)
     weights, biases = [], []
-    for key, size in zip(net.film.keys, net.film.sizes):
+    for key, size in zip(net.film.keys, net.film.sizes, strict=True):
         if key not in film or set(film[key]) != {"weight", "bias"}:
             report.missing.append(f"film β of {key}")
             weights.append(torch.zeros(size, net.config.condition_dim))

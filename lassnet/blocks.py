@@ -44,7 +44,13 @@ class FiLMBatchNorm2d(nn.BatchNorm2d):
             if gamma is not None:
                 y = y * (1.0 + gamma)
             return y if beta is None else y + beta
-        # Eval: BN(x) + β = x·s + (t + β) with s = w / sqrt(var + eps), t = b − mean·s.
+        if beta is None or beta.shape[0] == 1:
+            # Eval, one query: β folds into the batch norm's own shift (one native pass).
+            bias = self.bias if beta is None else self.bias + beta.reshape(-1)
+            return F.batch_norm(
+                x, self.running_mean, self.running_var, self.weight, bias, False, 0.0, self.eps
+            )
+        # Eval, a β per example: BN(x) + β = x·s + (t + β), s = w / sqrt(var + eps), t = b − mean·s.
         scale = self.weight * torch.rsqrt(self.running_var + self.eps)  # (C,)
         shift = self.bias - self.running_mean * scale  # (C,)
         shape = (1, -1, 1, 1)

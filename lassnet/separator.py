@@ -173,13 +173,14 @@ class SeparationNet(nn.Module):
         self.pre_conv = nn.Conv2d(1, c.channels[0], kernel_size=1)
         ins = (c.channels[0],) + c.channels[:-1]
         self.encoders = nn.ModuleList(
-            EncoderBlock(i, o, pool=p, **kw) for i, o, p in zip(ins, c.channels, c.pools)
+            EncoderBlock(i, o, pool=p, **kw)
+            for i, o, p in zip(ins, c.channels, c.pools, strict=True)
         )
         self.centre = EncoderBlock(c.channels[-1], c.centre_channels, pool=(1, 1), **kw)
         dec_in = (c.centre_channels,) + tuple(reversed(c.channels))[:-1]
         self.decoders = nn.ModuleList(
             DecoderBlock(i, o, up=p, **kw)
-            for i, o, p in zip(dec_in, reversed(c.channels), reversed(c.pools))
+            for i, o, p in zip(dec_in, reversed(c.channels), reversed(c.pools), strict=True)
         )
         self.post_conv = nn.Conv2d(c.channels[0], 3, kernel_size=1)  # K = 3 maps per bin
         for conv in (self.pre_conv, self.post_conv):
@@ -241,7 +242,7 @@ class SeparationNet(nn.Module):
             x, skip = encoder(x, film)  # x: (B, C_i, T_pad/Πp_T, F_used/Πp_F)
             skips.append(skip)
         x, _ = self.centre(x, film)  # (B, C_centre, ·, ·)
-        for decoder, skip in zip(self.decoders, reversed(skips)):
+        for decoder, skip in zip(self.decoders, reversed(skips), strict=True):
             x = decoder(x, skip, film)  # back up to the skip's resolution
         x = self.post_conv(x)  # (B, 3, T_pad, F_used)
         # Dropped bins get zero logits (magnitude mask ½, undefined phase → silenced).

@@ -34,7 +34,8 @@ def _audiosep_state_dict(seed=0):
     sd = {}
 
     def conv(name, cin, cout, k, bias):
-        sd[f"{name}.weight"] = torch.randn(cout, cin, *k, generator=g) / math.sqrt(cin * k[0] * k[1])
+        scale = 1 / math.sqrt(cin * k[0] * k[1])
+        sd[f"{name}.weight"] = scale * torch.randn(cout, cin, *k, generator=g)
         if bias:
             sd[f"{name}.bias"] = 0.1 * torch.randn(cout, generator=g)
 
@@ -71,7 +72,8 @@ def _audiosep_state_dict(seed=0):
         res(f"{b}.encoder_block{i}.conv_block1", f"encoder_block{i}->conv_block1", cin, cout)
     res(f"{b}.conv_block7a.conv_block1", "conv_block7a->conv_block1", 384, 384)
     for i, cin, cout, up in DEC:
-        sd[f"{b}.decoder_block{i}.conv1.weight"] = torch.randn(cin, cout, *up, generator=g) / math.sqrt(cin)
+        up_weight = torch.randn(cin, cout, *up, generator=g) / math.sqrt(cin)
+        sd[f"{b}.decoder_block{i}.conv1.weight"] = up_weight
         bn(f"{b}.decoder_block{i}.bn1", cin)
         bn(f"{b}.decoder_block{i}.bn2", cin)  # present in AudioSep, unused by its forward
         film(f"decoder_block{i}->beta1", cin)
@@ -116,7 +118,7 @@ def _reference_forward(sd, mixture, condition):
         skips.append(x)
         x = F.avg_pool2d(x, kernel_size=pool)
     x = res(x, "base.conv_block7a.conv_block1", "conv_block7a->conv_block1")
-    for (i, _, _, up), skip in zip(DEC, reversed(skips)):
+    for (i, _, _, up), skip in zip(DEC, reversed(skips), strict=True):
         h = F.leaky_relu(bn(x, f"base.decoder_block{i}.bn1") + beta(f"decoder_block{i}->beta1"),
                          0.01)
         h = F.conv_transpose2d(h, W[f"base.decoder_block{i}.conv1.weight"], stride=up)

@@ -1,0 +1,46 @@
+# lassnet — the two commands a newcomer needs are `make book` and `make test`.
+PYTHON ?= python3
+PIP := $(PYTHON) -m pip
+CONSTRAINTS := constraints.txt
+NOTEBOOKS := build/notebooks
+PYTEST_FLAGS ?=
+
+.PHONY: help install book test unit-test notebook-test notebooks lint format bench clean
+
+help:
+	@echo "make book   install everything, build the book (executes every chapter) -> book/_build/html"
+	@echo "make test   install everything, run the unit tests and every chapter (fast setting)"
+	@echo "make lint | format | bench | notebooks | clean"
+
+install:
+	$(PIP) install -q -c $(CONSTRAINTS) -e ".[dev,book,clap]"
+	$(PIP) install -q --no-deps "laion-clap==1.1.7"
+
+book: install
+	$(PYTHON) -c "from jupyter_book.cli.main import main; main()" build book --all
+
+test: install
+	$(MAKE) unit-test notebook-test
+
+unit-test:
+	$(PYTHON) -m pytest tests $(PYTEST_FLAGS)
+
+notebooks:
+	rm -rf $(NOTEBOOKS)
+	$(PYTHON) tools/notebooks.py $(NOTEBOOKS)
+
+notebook-test: notebooks
+	LASSNET_FAST=1 $(PYTHON) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider \
+		$(NOTEBOOKS) $(PYTEST_FLAGS)
+
+lint:
+	$(PYTHON) -m ruff check lassnet tests benchmarks tools
+
+format:
+	$(PYTHON) -m ruff format lassnet tests benchmarks tools
+
+bench:
+	$(PYTHON) benchmarks/separator.py
+
+clean:
+	rm -rf build book/_build .pytest_cache
