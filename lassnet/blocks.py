@@ -99,9 +99,35 @@ class ResidualBlock(nn.Module):
             nn.init.zeros_(self.shortcut.bias)
 
     def forward(self, x: torch.Tensor, film: FiLMParams | None = None) -> torch.Tensor:
-        h = self.conv1(F.leaky_relu(self.bn1(x, film), self.negative_slope, inplace=True))
-        h = self.conv2(F.leaky_relu(self.bn2(h, film), self.negative_slope, inplace=True))
-        return self.shortcut(x) + h
+        h = F.leaky_relu(self.bn1(x, film), self.negative_slope, inplace=True)
+        if self._can_fold(film, x.shape[0]):
+            h = self._conv1_bn2_folded(h, film)
+        else:
+            h = self.bn2(self.conv1(h), film)
+        h = self.conv2(F.leaky_relu(h, self.negative_slope, inplace=True))
+        return h.add_(self.shortcut(x))  # (B, C_out, T, F)
+
+    def _can_fold(self, film: FiLMParams | None, batch: int) -> bool:
+        """In eval mode with one query and no γ, ``bn2`` (+ β) can fold into ``conv1``."""
+        if self.training or not self.bn2.track_running_stats:
+            return False
+        if film is None:
+            return True
+        beta, gamma = film[self.bn2.film_key]
+        return gamma is None and beta.shape[0] == 1
+
+    def _conv1_bn2_folded(self, h: torch.Tensor, film: FiLMParams | None) -> torch.Tensor:
+        """``bn2(conv1(h)) + β`` as one convolution (an inference optimisation): the batch
+        norm's scale multiplies conv1's output channels and its shift (+ β) becomes a bias."""
+        bn = self.bn2
+        scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)  # (C_out,)
+        bias = bn.bias - bn.running_mean * scale  # (C_out,)
+        if film is not None:
+            bias = bias + film[bn.film_key][0].reshape(-1)
+        weight = self.conv1.weight * scale.view(-1, 1, 1, 1)  # (C_out, C_in, k, k)
+        if h.is_contiguous(memory_format=torch.channels_last):
+            weight = weight.contiguous(memory_format=torch.channels_last)
+        return F.conv2d(h, weight.to(h.dtype), bias.to(h.dtype), padding=self.conv1.padding)
 
 
 class EncoderBlock(nn.Module):

@@ -106,3 +106,30 @@ def test_film_errors():
         FiLM(torch.nn.Linear(2, 2), 4)
     with pytest.raises(ValueError, match="unknown FiLM kind"):
         FiLM(_Net(), 4, kind="attention")
+
+
+def test_folded_inference_path_matches_plain_path():
+    torch.manual_seed(0)
+    block = ResidualBlock(4, 6)
+    for bn in (block.bn1, block.bn2):
+        bn.running_mean.uniform_(-1, 1)
+        bn.running_var.uniform_(0.5, 2)
+        bn.weight.data.uniform_(0.5, 1.5)
+        bn.bias.data.uniform_(-0.5, 0.5)
+    block.bn1.film_key, block.bn2.film_key = "a", "b"
+    block.eval()
+    x = torch.randn(1, 4, 9, 12)
+    film = {"a": (torch.randn(1, 4, 1, 1), None), "b": (torch.randn(1, 6, 1, 1), None)}
+    assert block._can_fold(film, 1)
+    slope = block.negative_slope
+    h = torch.nn.functional.leaky_relu(block.bn1(x, film), slope)
+    h = torch.nn.functional.leaky_relu(block.bn2(block.conv1(h), film), slope)
+    expected = block.conv2(h) + block.shortcut(x)
+    torch.testing.assert_close(block(x, film), expected, rtol=1e-5, atol=1e-5)
+    cl = x.contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(block(cl, film), expected, rtol=1e-5, atol=1e-5)
+    # Per-example β (batch of 2) or training mode take the plain path.
+    film2 = {k: (v[0].expand(2, -1, -1, -1), None) for k, v in film.items()}
+    assert not block._can_fold(film2, 2)
+    torch.testing.assert_close(block(x.expand(2, -1, -1, -1), film2)[:1], expected,
+                               rtol=1e-5, atol=1e-5)
