@@ -1,0 +1,174 @@
+"""The ``lassnet`` command: ``separate``, ``train``, ``evaluate``, ``train-query``, ``info``.
+
+User mistakes (a missing file, unreadable audio, an empty query, an unknown preset) end with
+one line on stderr and exit status 2 — never a traceback.
+
+    lassnet separate mix.wav --query "a siren wailing" -o siren.wav
+    lassnet train --config tiny-cpu --out runs/tiny-cpu
+    lassnet evaluate --checkpoint runs/tiny-cpu/model.pt --targets 14
+    lassnet info
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+class UserError(Exception):
+    """A mistake in the command line, reported in one line."""
+
+
+def _separate(args) -> None:
+    from .audio import load_audio, save_audio
+    from .model import LASSModel
+    from .paths import shipped_model
+
+    if not args.query and not args.query_audio:
+        raise UserError("give a text query (--query) or an audio query (--query-audio)")
+    if args.query is not None and not args.query.strip():
+        raise UserError("the query is empty")
+    if not Path(args.input).is_file():
+        raise UserError(f"input file not found: {args.input}")
+    model = LASSModel.load(args.checkpoint or shipped_model())
+    wave, sr = load_audio(args.input, mono=True)  # (1, L)
+    query, query_sr = args.query, None
+    if args.query_audio:
+        query, query_sr = load_audio(args.query_audio, mono=True)
+        query = query[0]
+    out = model.separate(wave[0], sr, query, query_sample_rate=query_sr,
+                         chunk_seconds=args.chunk_seconds, precision=args.precision)
+    path = save_audio(args.output, out[None], sr)
+    print(f"wrote {path} ({out.shape[-1] / sr:.2f} s at {sr} Hz)")
+
+
+def _train(args) -> None:
+    from .train import Trainer, load_config
+
+    overrides = {k: getattr(args, k) for k in ("steps", "batch_size", "seed", "num_workers",
+                                               "loss", "query", "precision")}
+    cfg = load_config(args.config, **overrides)
+    out = Path(args.out or f"runs/{cfg.name}")
+    print(f"training {cfg.name}: preset {cfg.preset}, query {cfg.query}, {cfg.steps} steps "
+          f"-> {out}", file=sys.stderr)
+    try:
+        summary = Trainer(cfg, out, device=args.device).fit()
+    except KeyboardInterrupt:
+        print(f"stopped; the last checkpoint is in {out}; run the same command to resume",
+              file=sys.stderr)
+        raise SystemExit(130) from None
+    print(json.dumps(summary, indent=2))
+
+
+def _evaluate(args) -> None:
+    from .evaluate import evaluate_model
+    from .model import LASSModel
+    from .paths import shipped_model
+
+    model = LASSModel.load(args.checkpoint or shipped_model())
+    report = evaluate_model(model, n_targets=args.targets, seed=args.seed,
+                            duration=args.seconds, wrong_query=not args.no_wrong_query)
+    print(report.to_text())
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(report.to_dict(), indent=2))
+        print(f"wrote {args.out}")
+
+
+def _train_query(args) -> None:
+    from .query import audio_encoder
+
+    audio_encoder.main(args.rest)
+
+
+def _info(args) -> None:
+    from . import __version__, settings
+    from .paths import SHIPPED_MODEL, data_dir
+    from .separator import PRESETS, SeparationNet
+    from .train import available_configs
+
+    print(f"lassnet {__version__}   fast switch LASSNET_FAST={'on' if settings.fast() else 'off'}")
+    print("\nseparator presets (parameters with a 512-d / 384-d query):")
+    for name in PRESETS:
+        a = SeparationNet.from_preset(name, condition_dim=512)
+        b = SeparationNet.from_preset(name, condition_dim=384).num_parameters()
+        c = a.config
+        print(f"  {name:9s} {a.num_parameters():>12,} / {b:>12,}   {c.sample_rate} Hz, "
+              f"n_fft {c.n_fft}, hop {c.hop_length}, channels {'-'.join(map(str, c.channels))}")
+    try:
+        from .query import available as encoders
+        names = ", ".join(encoders())
+    except ImportError:
+        names = "(lassnet.query unavailable)"
+    print(f"\nquery encoders: {names}")
+    print(f"training configs: {', '.join(available_configs())}")
+    shipped = data_dir() / SHIPPED_MODEL
+    print(f"shipped model: {shipped} ({'present' if shipped.is_file() else 'missing'})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lassnet", description="Language-queried audio "
+                                     "source separation.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("separate", help="extract the sound a query describes from a file")
+    p.add_argument("input", help="audio file (any rate; mixed to mono)")
+    p.add_argument("--query", "-q", help='text query, e.g. "a siren wailing"')
+    p.add_argument("--query-audio", help="an audio clip of the wanted sound, as the query")
+    p.add_argument("--output", "-o", required=True, help="where to write the separated sound")
+    p.add_argument("--checkpoint", "-c", help="model checkpoint (default: the shipped model)")
+    p.add_argument("--chunk-seconds", type=float, default=10.0)
+    p.add_argument("--precision", choices=["float32", "bfloat16"], default="float32")
+    p.set_defaults(func=_separate)
+
+    p = sub.add_parser("train", help="train a separator from a config")
+    p.add_argument("--config", default="tiny-cpu", help="config name or YAML path")
+    p.add_argument("--out", help="run folder (default runs/<config name>); resumes if present")
+    p.add_argument("--steps", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--num-workers", type=int)
+    p.add_argument("--loss", choices=["l1", "snr"])
+    p.add_argument("--query", help="query encoder name (e.g. minilm, clap)")
+    p.add_argument("--precision", choices=["float32", "bfloat16", "float16"])
+    p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("evaluate", help="the evaluation protocol on the synthetic test split")
+    p.add_argument("--checkpoint", "-c", help="model checkpoint (default: the shipped model)")
+    p.add_argument("--targets", type=int, default=56,
+                   help="number of target draws (56 = each of the 14 classes 4 times)")
+    p.add_argument("--seconds", type=float, default=2.0, help="mixture length")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-wrong-query", action="store_true", help="skip the wrong-query control")
+    p.add_argument("--out", help="also write the report as JSON here")
+    p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("train-query", help="train the audio encoder aligned to MiniLM",
+                       add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_train_query)
+
+    p = sub.add_parser("info", help="presets, sizes, encoders, configs")
+    p.set_defaults(func=_info)
+    return parser
+
+
+def main(argv=None) -> int:
+    from .separator import CheckpointError
+
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (UserError, CheckpointError, FileNotFoundError, ValueError) as exc:
+        print(f"lassnet {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,181 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from lassnet import query
+from lassnet.separator import CheckpointError
+from lassnet.train import (
+    CHECKPOINT,
+    LOSS_LOG,
+    VAL_LOG,
+    TrainConfig,
+    Trainer,
+    load_config,
+    plot_curves,
+    read_log,
+)
+
+# A very small separator so that a step takes a fraction of a second.
+SMALL = dict(channels=[4, 8], pools=[[2, 2], [2, 2]], centre_channels=8)
+
+
+def small_config(**kw) -> TrainConfig:
+    base = dict(name="small", preset="tiny", separator=SMALL, segment_seconds=0.5,
+                batch_size=2, steps=6, warmup_steps=2, log_every=1, checkpoint_every=3,
+                validate_every=6, val_size=2, seed=3, threads=1)
+    return TrainConfig(**(base | kw))
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    return query.load("minilm")
+
+
+def weights(run_dir):
+    return torch.load(Path(run_dir) / CHECKPOINT, weights_only=True)["state_dict"]
+
+
+def assert_same_weights(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-6, atol=1e-7, msg=k)
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory, encoder):
+    out = tmp_path_factory.mktemp("straight")
+    summary = Trainer(small_config(), out, encoder=encoder, progress=False).fit()
+    assert summary["steps"] == 6
+    return out
+
+
+def test_training_writes_logs_and_learns_something(straight):
+    rows = read_log(straight / LOSS_LOG)
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert all(r["loss"] > 0 for r in rows)
+    val = read_log(straight / VAL_LOG)
+    assert [r["step"] for r in val] == [6]
+    assert (straight / "model.pt").is_file()
+    fig = plot_curves(straight)
+    assert len(fig.axes) == 2
+
+
+def test_resume_is_exact(tmp_path, encoder, straight):
+    Trainer(small_config(steps=3), tmp_path, encoder=encoder, progress=False).fit()
+    assert torch.load(tmp_path / CHECKPOINT, weights_only=True)["step"] == 3
+    resumed = Trainer(small_config(), tmp_path, encoder=encoder, progress=False)
+    assert resumed.step == 3
+    resumed.fit()
+    assert_same_weights(weights(tmp_path), weights(straight))
+    assert [r["step"] for r in read_log(tmp_path / LOSS_LOG)] == [1, 2, 3, 4, 5, 6]
+
+
+def test_ctrl_c_saves_and_resumes_exactly(tmp_path, encoder, straight, monkeypatch):
+    trainer = Trainer(small_config(checkpoint_every=100), tmp_path, encoder=encoder,
+                      progress=False)
+    real_step = trainer.train_step
+
+    def step_then_interrupt(batch):
+        loss = real_step(batch)
+        if trainer.step == 4:
+            raise KeyboardInterrupt
+        return loss
+
+    monkeypatch.setattr(trainer, "train_step", step_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit()
+    assert torch.load(tmp_path / CHECKPOINT, weights_only=True)["step"] == 4
+    Trainer(small_config(checkpoint_every=100), tmp_path, encoder=encoder,
+            progress=False).fit()
+    assert_same_weights(weights(tmp_path), weights(straight))
+
+
+def test_mismatched_and_corrupt_checkpoints(tmp_path, encoder, straight):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / CHECKPOINT).write_bytes((straight / CHECKPOINT).read_bytes())
+    with pytest.raises(CheckpointError, match="another model.*channels"):
+        Trainer(small_config(separator=dict(SMALL, centre_channels=16)), run, encoder=encoder)
+    with pytest.raises(CheckpointError, match="exists"):
+        Trainer(small_config(), run, encoder=encoder, resume=False)
+    (run / CHECKPOINT).write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="cannot read"):
+        Trainer(small_config(), run, encoder=encoder)
+
+
+def test_config_files_and_errors(tmp_path):
+    cfg = load_config("tiny-cpu")
+    assert cfg.preset == "tiny" and cfg.query == "minilm"
+    assert load_config("audiosep").preset == "audiosep"
+    assert load_config("tiny-cpu", steps=7).steps == 7
+    with pytest.raises(ValueError, match="unknown config"):
+        load_config("nope")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("preset: tiny\nlearning_rate: 3\n")
+    with pytest.raises(ValueError, match="learning_rate"):
+        load_config(bad)
+    with pytest.raises(ValueError, match="unknown loss"):
+        TrainConfig(loss="mse")
+    with pytest.raises(ValueError, match="float16 training needs a GPU"):
+        Trainer(small_config(precision="float16"), tmp_path / "x", device="cpu",
+                encoder=query.load("label", classes=["a", "b"]))
+
+
+def _cli_train(out, extra_env=None, launcher=None, config_path=None):
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **(extra_env or {}))
+    cmd = (launcher or [sys.executable, "-m", "lassnet.cli"]) + [
+        "train", "--config", str(config_path), "--out", str(out), "--device", "cpu"]
+    return cmd, env
+
+
+def _write_config(path, **kw):
+    import yaml
+
+    cfg = small_config(**kw).to_dict()
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_killed_process_loses_only_steps_since_checkpoint(tmp_path, straight):
+    """SIGKILL mid-run, then run the same command again: same final weights."""
+    config = _write_config(tmp_path / "small.yaml", checkpoint_every=1)
+    out = tmp_path / "run"
+    cmd, env = _cli_train(out, config_path=config)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if (out / CHECKPOINT).exists() and torch.load(out / CHECKPOINT, weights_only=True)[
+                "step"] >= 2:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    step = torch.load(out / CHECKPOINT, weights_only=True)["step"]
+    assert 2 <= step <= 6
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert_same_weights(weights(out), weights(straight))
+
+
+def test_distributed_two_processes_gloo(tmp_path):
+    """torchrun with 2 CPU processes (gloo): both ranks step, rank 0 writes."""
+    config = _write_config(tmp_path / "small.yaml", steps=4, checkpoint_every=2,
+                           validate_every=4)
+    out = tmp_path / "ddp"
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                "--nproc_per_node", "2", "-m", "lassnet.cli"]
+    cmd, env = _cli_train(out, launcher=launcher, config_path=config,
+                          extra_env={"OMP_NUM_THREADS": "1"})
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    payload = torch.load(out / CHECKPOINT, weights_only=True)
+    assert payload["step"] == 4
+    assert [r["step"] for r in read_log(out / LOSS_LOG)] == [1, 2, 3, 4]  # one writer
+    assert all(torch.isfinite(v).all() for v in payload["state_dict"].values()
+               if v.is_floating_point())
