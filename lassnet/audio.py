@@ -1,0 +1,329 @@
+"""Audio in and out, and the small operations every dataset needs (taught in chapter 6, "Data").
+
+* :func:`load_audio` / :func:`save_audio` read and write files with ``soundfile``;
+  :func:`load_audio` mixes to mono and resamples on request and raises :class:`AudioError`
+  (a ``ValueError`` that names the file) for audio it cannot use: unreadable, empty, or
+  holding NaN/Inf.
+* :func:`to_mono` and :func:`resample` (``torchaudio.functional.resample``) bring any clip to
+  the model's format: mono at the model's sample rate.
+* :func:`energy`, :func:`rms`, :func:`match_energy`, :func:`scale_to_snr` and :func:`mix_at_snr`
+  set the level of one sound relative to another, as AudioSep does when it builds training
+  mixtures; :func:`declip` scales a mixture (and its sources) down when it would clip.
+* :func:`pad_or_crop` and :func:`random_crop` cut clips to a fixed length.
+
+Waveforms are ``torch.Tensor`` of shape ``(C, L)`` (channels, samples) unless a function says
+otherwise; the level functions accept any shape ``(..., L)`` and work on the last axis.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+import torchaudio.functional as AF
+
+__all__ = [
+    "AudioError",
+    "load_audio",
+    "save_audio",
+    "audio_info",
+    "to_mono",
+    "resample",
+    "energy",
+    "rms",
+    "db_to_gain",
+    "gain_to_db",
+    "match_energy",
+    "scale_to_snr",
+    "mix_at_snr",
+    "declip",
+    "pad_or_crop",
+    "random_crop",
+    "ENERGY_EPS",
+]
+
+#: Floor added to an energy (mean square) before dividing by it, so that matching the level of
+#: a silent clip gives silence instead of NaN. AudioSep uses the same value.
+ENERGY_EPS = 1e-10
+
+PathLike = str | os.PathLike
+
+
+class AudioError(ValueError):
+    """Audio that cannot be used: unreadable, empty or non-finite. ``path`` names the file."""
+
+    def __init__(self, path: PathLike | None, reason: str):
+        self.path = None if path is None else str(path)
+        self.reason = reason
+        where = f"{self.path}: " if self.path is not None else ""
+        super().__init__(f"{where}{reason}")
+
+
+def _as_tensor(wave) -> torch.Tensor:
+    if isinstance(wave, torch.Tensor):
+        return wave
+    if isinstance(wave, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(wave))
+    raise ValueError(f"expected a torch.Tensor or numpy array, got {type(wave).__name__}")
+
+
+def audio_info(path: PathLike):
+    """The header of an audio file without reading its samples: ``soundfile.info``'s record
+    (``.samplerate``, ``.channels``, ``.frames``, ``.duration``).
+
+    Raises :class:`AudioError` naming the file when it is missing or not audio.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError(path, "no such audio file")
+    try:
+        return sf.info(str(path))
+    except (RuntimeError, sf.LibsndfileError) as err:
+        raise AudioError(path, f"cannot read audio ({err})") from None
+
+
+def load_audio(
+    path: PathLike,
+    sample_rate: int | None = None,
+    mono: bool = True,
+    *,
+    offset: int = 0,
+    frames: int = -1,
+) -> tuple[torch.Tensor, int]:
+    """Read an audio file into a float32 tensor ``(C, L)`` and its sample rate.
+
+    Args:
+        path: any file ``soundfile`` reads (WAV, FLAC, OGG, MP3, ...).
+        sample_rate: resample to this rate (Hz); ``None`` keeps the file's rate.
+        mono: average the channels into one, giving ``(1, L)``.
+        offset: first frame to read (in the file's sample rate).
+        frames: number of frames to read; ``-1`` reads to the end.
+
+    Returns:
+        ``(wave, sr)``: ``wave`` of shape ``(C, L)`` (``C = 1`` when ``mono``), ``sr`` the rate
+        of ``wave`` (``sample_rate`` when given).
+
+    Raises:
+        AudioError: (a ``ValueError``) naming the file when it is missing, unreadable, holds
+            no samples, or holds NaN/Inf.
+
+    Taught in chapter 6 (Data).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError(path, "no such audio file")
+    try:
+        data, sr = sf.read(
+            str(path), start=int(offset), frames=int(frames), dtype="float32", always_2d=True
+        )  # (L, C)
+    except (RuntimeError, sf.LibsndfileError, TypeError, ValueError) as err:
+        raise AudioError(path, f"cannot read audio ({err})") from None
+    if data.shape[0] == 0 or data.shape[1] == 0:
+        raise AudioError(path, "the file holds no audio samples (empty)")
+    wave = torch.from_numpy(np.ascontiguousarray(data.T))  # (C, L)
+    if not torch.isfinite(wave).all():
+        n_bad = int((~torch.isfinite(wave)).sum())
+        raise AudioError(path, f"the audio holds {n_bad} non-finite samples (NaN or Inf)")
+    if mono:
+        wave = to_mono(wave)
+    if sample_rate is not None and int(sample_rate) != sr:
+        wave = resample(wave, sr, int(sample_rate))
+        sr = int(sample_rate)
+    return wave, int(sr)
+
+
+def save_audio(
+    path: PathLike,
+    wave,
+    sample_rate: int,
+    subtype: str | None = "PCM_16",
+) -> Path:
+    """Write ``wave`` (``(L,)`` or ``(C, L)``, tensor or array) to ``path``.
+
+    The format follows the file's extension (``.wav``, ``.flac``, ``.ogg``). With an integer
+    ``subtype`` (the default, 16-bit PCM) samples beyond ±1 would wrap around, so they are
+    clipped with a warning; pass ``subtype="FLOAT"`` to keep them. Parent folders are created.
+    Returns the path. Taught in chapter 6 (Data).
+    """
+    if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
+        raise ValueError(f"sample_rate must be a positive integer, got {sample_rate!r}")
+    wave = _as_tensor(wave).detach().cpu().to(torch.float32)
+    if wave.dim() == 1:
+        wave = wave[None]
+    if wave.dim() != 2:
+        raise ValueError(
+            f"wave must have shape (samples,) or (channels, samples), got {tuple(wave.shape)}"
+        )
+    if wave.shape[-1] == 0:
+        raise ValueError("wave holds no samples")
+    if not torch.isfinite(wave).all():
+        raise ValueError(f"refusing to write non-finite audio to {path}")
+    data = wave.numpy().T  # (L, C)
+    if subtype is not None and subtype.startswith("PCM"):
+        peak = float(np.abs(data).max())
+        if peak > 1.0:
+            warnings.warn(
+                f"{path}: peak {peak:.3f} exceeds 1.0 and is clipped for {subtype}; "
+                "scale the audio down or use subtype='FLOAT'",
+                stacklevel=2,
+            )
+            data = np.clip(data, -1.0, 1.0)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), data, int(sample_rate), subtype=subtype)
+    return path
+
+
+def to_mono(wave: torch.Tensor) -> torch.Tensor:
+    """Average the channels: ``(..., C, L)`` → ``(..., 1, L)``. Taught in chapter 6 (Data)."""
+    wave = _as_tensor(wave)
+    if wave.dim() < 2:
+        raise ValueError(f"wave must have shape (..., channels, samples), got {tuple(wave.shape)}")
+    return wave.mean(dim=-2, keepdim=True)
+
+
+def resample(wave, orig_sr: int, new_sr: int) -> torch.Tensor:
+    """Resample ``wave`` ``(..., L)`` from ``orig_sr`` to ``new_sr`` Hz (band-limited sinc).
+
+    The output has ``ceil(L · new_sr / orig_sr)`` samples and the same leading shape; the input
+    is returned unchanged when the rates are equal. Uses ``torchaudio.functional.resample``.
+    Taught in chapter 6 (Data).
+    """
+    for name, value in (("orig_sr", orig_sr), ("new_sr", new_sr)):
+        if not isinstance(value, (int, np.integer)) or value <= 0:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    wave = _as_tensor(wave)
+    if orig_sr == new_sr:
+        return wave
+    if not wave.is_floating_point():
+        raise ValueError(f"wave must be floating point, got {wave.dtype}")
+    return AF.resample(wave, int(orig_sr), int(new_sr))
+
+
+def energy(wave: torch.Tensor) -> torch.Tensor:
+    """Mean square over the last axis: ``(..., L)`` → ``(..., 1)``."""
+    return wave.pow(2).mean(dim=-1, keepdim=True)
+
+
+def rms(wave: torch.Tensor) -> torch.Tensor:
+    """Root mean square over the last axis: ``(..., L)`` → ``(..., 1)``."""
+    return energy(wave).sqrt()
+
+
+def db_to_gain(db) -> float | torch.Tensor:
+    """Amplitude gain of a level change in decibels: ``10 ** (db / 20)``."""
+    if isinstance(db, torch.Tensor):
+        return torch.pow(10.0, db / 20.0)
+    return 10.0 ** (float(db) / 20.0)
+
+
+def gain_to_db(gain) -> float | torch.Tensor:
+    """Level change in decibels of an amplitude gain: ``20 · log10(gain)``."""
+    if isinstance(gain, torch.Tensor):
+        return 20.0 * torch.log10(gain)
+    return 20.0 * math.log10(float(gain))
+
+
+def match_energy(source: torch.Tensor, reference: torch.Tensor, eps: float = ENERGY_EPS):
+    """Scale ``source`` ``(..., L)`` so that its energy equals that of ``reference``.
+
+    ``source · sqrt(E_ref / max(E_src, eps))`` with ``E`` the mean square over the last axis
+    (the lengths may differ). A silent ``source`` stays silent and a silent ``reference``
+    gives silence: never NaN. Taught in chapter 6 (Data).
+    """
+    scale = (energy(reference) / energy(source).clamp_min(eps)).sqrt()
+    return source * scale
+
+
+def scale_to_snr(
+    target: torch.Tensor, interferer: torch.Tensor, snr_db, eps: float = ENERGY_EPS
+) -> torch.Tensor:
+    """Scale ``interferer`` so that ``target`` is ``snr_db`` dB louder than it.
+
+    After scaling, ``10 · log10(E_target / E_interferer) = snr_db`` (``E`` = mean square over
+    the last axis). AudioSep's "energy-match, then a random gain of g dB" is
+    ``scale_to_snr(target, interferer, -g)``. Shapes ``(..., L)``; ``snr_db`` a number or a
+    tensor broadcasting against ``(..., 1)``. Returns the scaled interferer. Silent inputs give
+    silence, never NaN. Taught in chapter 6 (Data).
+    """
+    if not isinstance(snr_db, torch.Tensor):
+        snr_db = torch.tensor(float(snr_db), dtype=interferer.dtype)
+    return match_energy(interferer, target, eps) * db_to_gain(-snr_db)
+
+
+def mix_at_snr(
+    target: torch.Tensor, interferer: torch.Tensor, snr_db, eps: float = ENERGY_EPS
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mix ``target`` with ``interferer`` at a signal-to-noise ratio of ``snr_db`` dB.
+
+    Shapes ``(..., L)``, equal. Returns ``(mixture, scaled_interferer)`` where
+    ``scaled_interferer = scale_to_snr(target, interferer, snr_db)`` and
+    ``mixture = target + scaled_interferer`` exactly. Taught in chapter 6 (Data).
+    """
+    if target.shape != interferer.shape:
+        raise ValueError(
+            f"target and interferer must have the same shape, got {tuple(target.shape)} "
+            f"and {tuple(interferer.shape)}; crop or pad them first (pad_or_crop)"
+        )
+    scaled = scale_to_snr(target, interferer, snr_db, eps)
+    return target + scaled, scaled
+
+
+def declip(mixture: torch.Tensor, *others: torch.Tensor, peak: float = 0.9):
+    """AudioSep's declipping: if ``max|mixture| > 1``, scale the mixture *and* every tensor in
+    ``others`` (its sources) by ``peak / max|mixture|``, so the mixture still equals the sum of
+    its sources; otherwise return everything unchanged.
+
+    Returns ``(mixture, *others, factor)`` with ``factor`` the scale applied (1.0 if none).
+    Taught in chapter 6 (Data).
+    """
+    if not 0.0 < peak <= 1.0:
+        raise ValueError(f"peak must be in (0, 1], got {peak}")
+    top = float(mixture.abs().max()) if mixture.numel() else 0.0
+    if top <= 1.0:
+        return (mixture, *others, 1.0)
+    factor = peak / top
+    return (mixture * factor, *(o * factor for o in others), factor)
+
+
+def _pad_last(wave, length: int):
+    """Zero-pad the last axis of a tensor or array to ``length`` samples (at the end)."""
+    missing = length - wave.shape[-1]
+    if isinstance(wave, torch.Tensor):
+        return torch.nn.functional.pad(wave, (0, missing))
+    widths = [(0, 0)] * (wave.ndim - 1) + [(0, missing)]
+    return np.pad(wave, widths)
+
+
+def pad_or_crop(wave, length: int, offset: int = 0):
+    """Cut ``wave`` ``(..., L)`` to ``length`` samples starting at ``offset``; zero-pad at the
+    end when fewer samples remain. Works on tensors and arrays. Taught in chapter 6 (Data)."""
+    if length <= 0:
+        raise ValueError(f"length must be positive, got {length}")
+    if offset < 0:
+        raise ValueError(f"offset must be non-negative, got {offset}")
+    out = wave[..., offset : offset + length]
+    if out.shape[-1] < length:
+        out = _pad_last(out, length)
+    return out
+
+
+def random_crop(wave, length: int, rng: np.random.Generator, return_offset: bool = False):
+    """A random window of ``length`` samples from ``wave`` ``(..., L)``.
+
+    The offset is uniform in ``[0, L - length]``; a clip shorter than ``length`` is zero-padded
+    at the end. ``rng`` is a ``numpy.random.Generator`` so that the crop is reproducible (the
+    library never uses global random state). With ``return_offset`` returns
+    ``(window, offset)``. Taught in chapter 6 (Data).
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError("rng must be a numpy.random.Generator, e.g. np.random.default_rng(0)")
+    spare = wave.shape[-1] - length
+    offset = int(rng.integers(0, spare + 1)) if spare > 0 else 0
+    out = pad_or_crop(wave, length, offset)
+    return (out, offset) if return_offset else out

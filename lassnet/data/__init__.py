@@ -1,0 +1,75 @@
+"""Data for language-queried separation (taught in chapter 6, "Data").
+
+======================  ==================================================================
+:mod:`.synthetic`       the synthetic sound-event corpus: :data:`CLASSES`, :data:`CAPTIONS`,
+                        :func:`synthesize`, :class:`SyntheticClips`, :func:`class_table`,
+                        :func:`write_examples`
+:mod:`.mixtures`        :class:`MixtureDataset` (AudioSep's mixing), :func:`evaluation_mixtures`,
+                        :func:`collate`
+:mod:`.datasets`        real recordings: :class:`ESC50`, :class:`FolderDataset`;
+                        :func:`clip_source` picks a source by name
+:mod:`.download`        :func:`download` (cached, checksummed, atomic), :func:`extract`
+:mod:`.base`            the clip-source protocol every clip collection follows
+======================  ==================================================================
+"""
+
+from .base import ClipSource, LabelledClips
+from .datasets import (
+    AUDIO_EXTENSIONS,
+    ESC50,
+    ESC50_SHA256,
+    ESC50_SPLIT_FOLDS,
+    ESC50_URL,
+    FileClips,
+    FolderDataset,
+    clip_source,
+)
+from .download import DownloadError, cache_dir, download, extract, sha256sum
+from .mixtures import MixtureDataset, collate, evaluation_mixtures
+from .synthetic import (
+    CAPTIONS,
+    CLASSES,
+    DEFAULT_DURATION,
+    DESCRIPTIONS,
+    SPLITS,
+    ClassTable,
+    SyntheticClips,
+    class_table,
+    clip_caption,
+    clip_seed,
+    synthesize,
+    write_examples,
+)
+
+__all__ = [
+    "AUDIO_EXTENSIONS",
+    "CAPTIONS",
+    "CLASSES",
+    "DEFAULT_DURATION",
+    "DESCRIPTIONS",
+    "ESC50",
+    "ESC50_SHA256",
+    "ESC50_SPLIT_FOLDS",
+    "ESC50_URL",
+    "SPLITS",
+    "ClassTable",
+    "ClipSource",
+    "DownloadError",
+    "FileClips",
+    "FolderDataset",
+    "LabelledClips",
+    "MixtureDataset",
+    "SyntheticClips",
+    "cache_dir",
+    "class_table",
+    "clip_caption",
+    "clip_source",
+    "clip_seed",
+    "collate",
+    "download",
+    "evaluation_mixtures",
+    "extract",
+    "sha256sum",
+    "synthesize",
+    "write_examples",
+]

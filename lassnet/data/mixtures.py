@@ -1,0 +1,405 @@
+"""Training and evaluation mixtures, built as AudioSep builds them (taught in chapter 6, "Data").
+
+A mixture is a *target* clip plus one to ``k`` *interferers*, clips of other classes:
+
+1. every clip is cut to the segment length (a random crop; 5 s in the paper);
+2. each interferer is energy-matched to the target, then scaled by a random gain
+   ``g ~ U[gain_db]`` dB (so the target-to-interferer ratio is ``-g`` dB);
+3. as in AudioSep's code, the sum of the interferers (the *noise*) is energy-matched to the
+   target once more and given a second random gain (``normalize_noise=True``), so the
+   signal-to-noise ratio of the mixture itself lies in ``[-max_gain, -min_gain]`` dB;
+4. ``mixture = target + noise``; if ``max|mixture| > 1`` the mixture, the target and the
+   interferers are all scaled by ``0.9 / max|mixture|`` (AudioSep's declipping), so the
+   mixture still equals the sum of its parts.
+
+The query is a caption of the target's class (and, with ``query_audio=True``, also another clip
+of that class for audio queries). Every item depends only on ``(seed, epoch, index)``: the
+random choices come from ``np.random.default_rng([seed, epoch, index])``, so results are the
+same with any number of ``DataLoader`` workers, in any order, and after resuming.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..audio import ENERGY_EPS, declip, energy, random_crop, scale_to_snr
+from .base import ClipSource
+from .synthetic import CLASSES, SyntheticClips
+
+__all__ = ["MixtureDataset", "evaluation_mixtures", "collate"]
+
+_MIX_KEY = 0x6D6978  # mixed into the random stream so mixtures never share clips' streams
+#: A crop quieter than this (mean square) is treated as silent and re-drawn (up to 4 tries).
+_SILENT_ENERGY = 1e-8
+
+
+def _pick(rng: np.random.Generator, options: Sequence[int]) -> int:
+    """A uniformly random element of a sequence (a ``range`` or a list)."""
+    return int(options[int(rng.integers(len(options)))])
+
+
+class MixtureDataset(Dataset):
+    """Mixtures of a target clip and 1..k clips of other classes (a ``torch`` Dataset).
+
+    Item ``i`` is a dict:
+
+    * ``mixture``, ``target``, ``noise``: float32 tensors ``(1, L)`` with
+      ``mixture == target + noise`` (to float rounding), ``noise`` the sum of the interferers;
+    * ``caption`` (str): the query; ``label`` (str): the target's class;
+    * ``interferer_labels`` (list of str): the interferers' classes; ``n_interferers`` (int);
+      ``snr_db`` (float): target-to-noise ratio of the mixture; ``index`` (int);
+      ``target_index`` (int): the target's index in the source;
+    * with ``query_audio=True``, ``query_wave`` ``(1, L)``: another clip of the target's class
+      (for audio queries); with ``return_sources=True``, ``interferers`` ``(k, L)``.
+
+    Because ``k`` varies, batch with :func:`collate` (it keeps the label lists as lists and
+    pads ``interferers``): ``DataLoader(dataset, batch_size, collate_fn=collate)``.
+
+    Args:
+        source: a labelled clip source (:class:`~lassnet.data.base.ClipSource`); default the
+            synthetic corpus of ``split`` (unlimited). A :class:`SyntheticClips` source built
+            with ``duration=None`` makes its clips at exactly the segment length.
+        size: number of mixtures (an "epoch").
+        sample_rate: Hz; must equal ``source.sample_rate``.
+        segment_seconds: segment length (every clip is cropped or zero-padded to it; 5 s in
+            the paper).
+        min_interferers, max_interferers: ``k`` is uniform in this range.
+        gain_db: ``(low, high)``, the range of the random gain of each interferer (and of the
+            noise), in dB.
+        normalize_noise: re-match the summed interferers to the target with a second gain
+            (AudioSep's code does); ``False`` keeps only the per-interferer gains.
+        declip: apply AudioSep's declipping (step 4).
+        seed: base seed. ``epoch`` (see :meth:`set_epoch`) is folded into every item's seed.
+        split: split of the default synthetic source.
+        classes: classes to use (default: every class of the source).
+        target_classes: if given, item ``i`` has target class
+            ``target_classes[i % len(target_classes)]`` (used for evaluation sets).
+        query_audio: also return another clip of the target's class as ``query_wave``.
+        return_sources: also return the individual interferers.
+        duration, gain_db_range, query_clip: other names for ``segment_seconds``, ``gain_db``
+            and ``query_audio``.
+
+    Taught in chapter 6 (Data).
+    """
+
+    def __init__(
+        self,
+        source: ClipSource | None = None,
+        size: int = 10_000,
+        sample_rate: int = 16000,
+        segment_seconds: float = 5.0,
+        min_interferers: int = 1,
+        max_interferers: int = 3,
+        gain_db: tuple[float, float] = (-10.0, 10.0),
+        normalize_noise: bool = True,
+        declip: bool = True,
+        seed: int = 0,
+        split: str = "train",
+        classes: Sequence[str] | None = None,
+        target_classes: Sequence[str] | None = None,
+        query_audio: bool = False,
+        return_sources: bool = False,
+        *,
+        duration: float | None = None,
+        gain_db_range: tuple[float, float] | None = None,
+        query_clip: bool | None = None,
+    ):
+        if duration is not None:
+            segment_seconds = duration
+        if gain_db_range is not None:
+            gain_db = gain_db_range
+        if query_clip is not None:
+            query_audio = query_clip
+        if source is None:
+            source = SyntheticClips(
+                split, sample_rate, None, size=2**32, classes=classes or CLASSES, seed=seed
+            )
+        for attr in ("sample_rate", "classes", "item_classes", "indices_of", "__getitem__"):
+            if not hasattr(source, attr):
+                raise ValueError(
+                    f"source must follow the ClipSource protocol (missing {attr!r}); "
+                    "see lassnet.data.base"
+                )
+        if isinstance(source, SyntheticClips) and source.duration is None:
+            source = source.with_duration(segment_seconds)  # clips made at the segment length
+        if int(source.sample_rate) != int(sample_rate):
+            raise ValueError(
+                f"source sample rate {source.sample_rate} Hz does not match sample_rate "
+                f"{sample_rate} Hz; build the source with sample_rate={sample_rate}"
+            )
+        if size < 1:
+            raise ValueError(f"size must be at least 1, got {size}")
+        if not 1 <= min_interferers <= max_interferers:
+            raise ValueError(
+                "need 1 <= min_interferers <= max_interferers, got "
+                f"{min_interferers} and {max_interferers}"
+            )
+        low, high = (float(g) for g in gain_db)
+        if not low <= high:
+            raise ValueError(f"gain_db must be (low, high) with low <= high, got {gain_db}")
+        classes = tuple(source.classes if classes is None else classes)
+        unknown = [c for c in classes if c not in source.classes]
+        if unknown:
+            raise ValueError(f"classes {unknown} do not occur in the source")
+        if len(classes) < 2:
+            raise ValueError("need at least two classes to make mixtures")
+        if target_classes is not None:
+            target_classes = tuple(target_classes)
+            bad = [c for c in target_classes if c not in classes]
+            if bad or not target_classes:
+                raise ValueError(f"target_classes must be non-empty and among classes; bad: {bad}")
+        self.source = source
+        self.size = int(size)
+        self.sample_rate = int(sample_rate)
+        self.segment_seconds = float(segment_seconds)
+        self.length = int(round(self.segment_seconds * self.sample_rate))
+        if self.length < 1:
+            raise ValueError(f"segment_seconds is too short: {segment_seconds} s")
+        self.min_interferers = int(min_interferers)
+        self.max_interferers = int(max_interferers)
+        self.gain_db = (low, high)
+        self.normalize_noise = bool(normalize_noise)
+        self.declip = bool(declip)
+        self.seed = int(seed)
+        self.epoch = 0
+        self.classes = classes
+        self.target_classes = target_classes
+        self.query_audio = bool(query_audio)
+        self.return_sources = bool(return_sources)
+
+    @property
+    def duration(self) -> float:
+        """The segment length in seconds (same as ``segment_seconds``)."""
+        return self.segment_seconds
+
+    def __len__(self) -> int:
+        return self.size
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw a fresh set of mixtures for ``epoch`` (call before each epoch's ``DataLoader``
+        iteration; workers started afterwards see it)."""
+        self.epoch = int(epoch)
+
+    def rng(self, index: int) -> np.random.Generator:
+        """The random stream of item ``index`` (for this seed and epoch)."""
+        return np.random.default_rng([_MIX_KEY, self.seed, self.epoch, int(index)])
+
+    # -- drawing clips -------------------------------------------------------------------------
+
+    def _crop(self, wave: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+        """A random segment of ``wave`` ``(1, L)``; re-drawn (up to 4 tries) if silent."""
+        best, best_energy = None, -1.0
+        for _ in range(4):
+            crop = random_crop(wave, self.length, rng)
+            e = float(energy(crop).max())
+            if e > best_energy:
+                best, best_energy = crop, e
+            if e > _SILENT_ENERGY or wave.shape[-1] <= self.length:
+                break
+        return best
+
+    def _draw_index(
+        self, class_name: str, rng: np.random.Generator, avoid: set[str], exclude: int | None = None
+    ) -> int:
+        """An item of ``class_name`` that has none of the classes in ``avoid``."""
+        options = self.source.indices_of(class_name)
+        index = _pick(rng, options)
+        for _ in range(20):  # multi-label sources: look for an item without the target's classes
+            if index != exclude and not avoid.intersection(self.source.item_classes(index)):
+                return index
+            index = _pick(rng, options)
+        return index
+
+    def _clip(self, index: int, rng: np.random.Generator) -> tuple[torch.Tensor, dict]:
+        item = self.source[index]
+        wave = item["wave"]
+        if wave.dim() != 2 or wave.shape[0] != 1:
+            raise ValueError(f"source items must be mono (1, L), got {tuple(wave.shape)}")
+        return self._crop(wave.to(torch.float32), rng), item
+
+    # -- the item ------------------------------------------------------------------------------
+
+    def __getitem__(self, index: int) -> dict:
+        index = int(index)
+        if not 0 <= index < self.size:
+            raise IndexError(f"index {index} out of range for {self.size} mixtures")
+        rng = self.rng(index)
+        if self.target_classes is not None:
+            target_class = self.target_classes[index % len(self.target_classes)]
+        else:
+            target_class = self.classes[int(rng.integers(len(self.classes)))]
+        target_index = self._draw_index(target_class, rng, avoid=set())
+        target, target_item = self._clip(target_index, rng)
+        own = set(self.source.item_classes(target_index))
+
+        # Interferer classes: other classes, without repeats while there are enough.
+        others = [c for c in self.classes if c not in own]
+        if not others:
+            raise ValueError(f"no class other than {sorted(own)} to mix with")
+        k = int(rng.integers(self.min_interferers, self.max_interferers + 1))
+        if k <= len(others):
+            chosen = [others[i] for i in rng.choice(len(others), size=k, replace=False)]
+        else:
+            chosen = [others[i] for i in rng.integers(len(others), size=k)]
+
+        low, high = self.gain_db
+        scaled = []
+        for c in chosen:
+            wave, _ = self._clip(self._draw_index(c, rng, avoid=own), rng)
+            gain_db = rng.uniform(low, high)
+            # Energy-matched to the target, then g dB louder: target-to-interferer = -g dB.
+            scaled.append(scale_to_snr(target, wave, -gain_db))
+        interferers = torch.cat(scaled, dim=0)  # (k, L)
+        if self.normalize_noise:
+            noise = interferers.sum(dim=0, keepdim=True)
+            gain_db = rng.uniform(low, high)
+            factor = (energy(target) / energy(noise).clamp_min(ENERGY_EPS)).sqrt() * (
+                10.0 ** (gain_db / 20.0)
+            )
+            interferers = interferers * factor
+        noise = interferers.sum(dim=0, keepdim=True)  # (1, L)
+        mixture = target + noise
+        if self.declip:
+            mixture, target, noise, interferers, _ = declip(mixture, target, noise, interferers)
+
+        e_t, e_n = float(energy(target)), float(energy(noise))
+        snr_db = 10.0 * np.log10(max(e_t, ENERGY_EPS) / max(e_n, ENERGY_EPS))
+        item = {
+            "mixture": mixture,
+            "target": target,
+            "noise": noise,
+            "caption": target_item["caption"],
+            "label": target_item["label"],
+            "interferer_labels": list(chosen),
+            "n_interferers": k,
+            "snr_db": float(snr_db),
+            "index": index,
+            "target_index": target_index,
+        }
+        if self.query_audio:
+            query_index = self._draw_index(target_class, rng, avoid=set(), exclude=target_index)
+            item["query_wave"], _ = self._clip(query_index, rng)
+        if self.return_sources:
+            item["interferers"] = interferers
+        return item
+
+    def __repr__(self) -> str:
+        return (
+            f"MixtureDataset(size={self.size}, sample_rate={self.sample_rate}, "
+            f"segment_seconds={self.segment_seconds}, "
+            f"interferers={self.min_interferers}..{self.max_interferers}, "
+            f"gain_db={self.gain_db}, classes={len(self.classes)}, seed={self.seed}, "
+            f"source={type(self.source).__name__})"
+        )
+
+
+def evaluation_mixtures(
+    n_targets: int = 14,
+    n_interferers: int = 5,
+    sample_rate: int = 16000,
+    duration: float = 5.0,
+    seed: int = 0,
+    mixtures_per_target: int = 1,
+    *,
+    source: ClipSource | None = None,
+    classes: Sequence[str] | None = None,
+    gain_db: tuple[float, float] = (-10.0, 10.0),
+    normalize_noise: bool = True,
+) -> list[dict]:
+    """The evaluation mixtures of the seed project, from the test split.
+
+    ``n_targets`` target classes are drawn at random (every class once, in random order,
+    before any class repeats); each gets ``mixtures_per_target`` mixtures of one of its clips
+    with clips of ``n_interferers`` *other* classes (distinct). Returns the list of
+    ``n_targets · mixtures_per_target`` :class:`MixtureDataset` items (dicts with
+    ``mixture``, ``target``, ``noise``, ``caption``, ``label``, ``interferer_labels``, ...),
+    grouped by target class. Deterministic in ``seed``: the same list on every machine.
+
+    Used in chapter 8 (Evaluation); built in chapter 6 (Data).
+    """
+    if n_targets < 1 or mixtures_per_target < 1:
+        raise ValueError(
+            f"n_targets and mixtures_per_target must be at least 1, got {n_targets} and "
+            f"{mixtures_per_target}"
+        )
+    if source is None:
+        source = SyntheticClips(
+            "test", sample_rate, duration, size=2**32, classes=classes or CLASSES, seed=0
+        )
+    classes = tuple(source.classes if classes is None else classes)
+    if n_interferers >= len(classes):
+        raise ValueError(
+            f"n_interferers={n_interferers} needs at least {n_interferers + 1} classes, "
+            f"got {len(classes)}"
+        )
+    rng = np.random.default_rng([_MIX_KEY, 0xE7A1, int(seed)])
+    order: list[str] = []
+    while len(order) < n_targets:
+        order += [classes[i] for i in rng.permutation(len(classes))]
+    targets = [c for c in order[:n_targets] for _ in range(mixtures_per_target)]
+    dataset = MixtureDataset(
+        source,
+        size=len(targets),
+        sample_rate=sample_rate,
+        segment_seconds=duration,
+        min_interferers=n_interferers,
+        max_interferers=n_interferers,
+        gain_db=gain_db,
+        normalize_noise=normalize_noise,
+        seed=int(seed),
+        classes=classes,
+        target_classes=targets,
+    )
+    return [dataset[i] for i in range(len(targets))]
+
+
+def collate(items: Sequence[dict]) -> dict:
+    """Batch a list of dataset items: tensors are stacked (those of different lengths are
+    zero-padded at the end, and their lengths returned as ``<key>_lengths``), numbers become
+    tensors, strings and anything else stay lists. Use as ``DataLoader(..., collate_fn=collate)``
+    for clips of different lengths (ESC-50, folders) or ``return_sources=True`` mixtures.
+    """
+    if not items:
+        raise ValueError("cannot collate an empty batch")
+    batch: dict = {}
+    for key in items[0]:
+        values = [item[key] for item in items]
+        first = values[0]
+        if isinstance(first, torch.Tensor):
+            shapes = {tuple(v.shape) for v in values}
+            if len(shapes) == 1:
+                batch[key] = torch.stack(values)
+                continue
+            if len({v.shape[:-1] for v in values}) == 1:
+                longest = max(v.shape[-1] for v in values)
+                batch[key] = torch.stack(
+                    [torch.nn.functional.pad(v, (0, longest - v.shape[-1])) for v in values]
+                )
+            else:  # leading sizes differ too (e.g. a varying number of interferers)
+                rows = max(v.shape[0] for v in values)
+                longest = max(v.shape[-1] for v in values)
+                batch[key] = torch.stack(
+                    [
+                        torch.nn.functional.pad(
+                            v,
+                            (0, longest - v.shape[-1])
+                            + (0, 0) * (v.dim() - 2)
+                            + (0, rows - v.shape[0]),
+                        )
+                        for v in values
+                    ]
+                )
+            batch[f"{key}_lengths"] = torch.tensor([v.shape[-1] for v in values])
+        elif isinstance(first, bool):
+            batch[key] = torch.tensor(values)
+        elif isinstance(first, (int, np.integer)):
+            batch[key] = torch.tensor([int(v) for v in values])
+        elif isinstance(first, (float, np.floating)):
+            batch[key] = torch.tensor([float(v) for v in values])
+        else:
+            batch[key] = list(values)
+    return batch

@@ -1,0 +1,201 @@
+"""Figures: spectrograms and the corpus at a glance (used from chapter 1 on; the corpus grid is
+taught in chapter 6, "Data").
+
+Library code never opens windows: every function builds a ``matplotlib.figure.Figure``
+directly (no ``pyplot`` state, safe with the Agg backend and in worker processes) and returns
+it. In a notebook the returned figure displays itself; elsewhere call ``fig.savefig(path)``.
+
+* :func:`spectrogram_db` computes a dB-scaled magnitude spectrogram ``(F, T)``.
+* :func:`plot_spectrogram` draws one (time in s, frequency in Hz, colour in dB).
+* :func:`plot_corpus` draws one clip of every class of the synthetic corpus in a grid.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from .stft import STFT
+
+__all__ = ["spectrogram_db", "plot_spectrogram", "plot_corpus"]
+
+
+def _default_n_fft(sample_rate: int) -> int:
+    """A power of two near 32 ms: 512 at 16 kHz, 1024 at 32 kHz."""
+    return 2 ** max(6, int(round(math.log2(0.032 * sample_rate))))
+
+
+def _as_mono_1d(wave) -> torch.Tensor:
+    wave = torch.as_tensor(np.asarray(wave) if not isinstance(wave, torch.Tensor) else wave)
+    wave = wave.detach().cpu().to(torch.float32)
+    if wave.dim() == 3 and wave.shape[0] == 1:
+        wave = wave[0]
+    if wave.dim() == 2:
+        wave = wave.mean(dim=0)  # (C, L) -> (L,)
+    if wave.dim() != 1:
+        raise ValueError(f"wave must have shape (L,), (C, L) or (1, C, L), got {tuple(wave.shape)}")
+    if not torch.isfinite(wave).all():
+        raise ValueError("wave contains non-finite values (NaN or Inf)")
+    return wave
+
+
+def spectrogram_db(
+    wave,
+    sample_rate: int,
+    n_fft: int | None = None,
+    hop_length: int | None = None,
+    floor_db: float = -120.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Magnitude spectrogram in dB relative to full scale.
+
+    Args:
+        wave: ``(L,)`` or ``(C, L)`` (channels are averaged), tensor or array.
+        sample_rate: Hz.
+        n_fft: FFT size (default about 32 ms: 512 at 16 kHz).
+        hop_length: default ``n_fft // 4``.
+        floor_db: lowest value returned (silence).
+
+    Returns:
+        ``(S, freqs, times)``: ``S`` of shape ``(F, T)`` in dB, where a full-scale sine reads
+        about 0 dB; ``freqs`` ``(F,)`` in Hz; ``times`` ``(T,)`` in seconds (frame centres).
+    """
+    wave = _as_mono_1d(wave)
+    n_fft = int(n_fft or _default_n_fft(sample_rate))
+    hop = int(hop_length or n_fft // 4)
+    if wave.numel() < n_fft // 2 + 1:
+        wave = torch.nn.functional.pad(wave, (0, n_fft // 2 + 1 - wave.numel()))
+    stft = STFT(n_fft, hop)
+    mag = stft(wave[None, None]).abs()[0, 0].T  # (F, T)
+    # A full-scale sine has peak |X| = sum(window) / 2.
+    scale = float(stft.window.sum()) / 2
+    spec = 20 * torch.log10(torch.clamp(mag / scale, min=10 ** (floor_db / 20)))
+    freqs = stft.frequencies(sample_rate).numpy()
+    times = np.arange(spec.shape[1]) * hop / sample_rate
+    return spec.numpy(), freqs, times
+
+
+def plot_spectrogram(
+    wave,
+    sample_rate: int,
+    ax=None,
+    *,
+    n_fft: int | None = None,
+    hop_length: int | None = None,
+    db_range: float = 80.0,
+    vmax: float | None = None,
+    max_freq: float | None = None,
+    title: str | None = None,
+    colorbar: bool = True,
+    cmap: str = "magma",
+    figsize: tuple[float, float] = (7.0, 3.0),
+) -> Figure:
+    """Draw the spectrogram of ``wave`` (``(L,)`` or ``(C, L)``): time in s, frequency in Hz,
+    colour in dB re full scale.
+
+    The colour range spans ``db_range`` dB below ``vmax`` (default: the loudest bin, so that
+    every plot uses its full range; pass the same ``vmax`` to compare several plots).
+    ``ax``: draw into these axes (else a new figure is made). Returns the figure.
+    """
+    spec, freqs, times = spectrogram_db(wave, sample_rate, n_fft, hop_length)
+    if ax is None:
+        fig = Figure(figsize=figsize, layout="constrained")
+        ax = fig.add_subplot()
+    fig = ax.figure
+    top = float(spec.max()) if vmax is None else float(vmax)
+    hop_s = (times[1] - times[0]) if len(times) > 1 else 0.0
+    df = freqs[1] - freqs[0]
+    image = ax.imshow(
+        spec,
+        origin="lower",
+        aspect="auto",
+        cmap=cmap,
+        vmin=top - db_range,
+        vmax=top,
+        extent=(times[0] - hop_s / 2, times[-1] + hop_s / 2, -df / 2, freqs[-1] + df / 2),
+        interpolation="nearest",
+    )
+    ax.set_ylim(0, max_freq if max_freq is not None else freqs[-1])
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("frequency (Hz)")
+    if title:
+        ax.set_title(title)
+    if colorbar:
+        fig.colorbar(image, ax=ax, label="dB")
+    return fig
+
+
+def plot_corpus(
+    clips: Mapping[str, object] | None = None,
+    sample_rate: int = 16000,
+    duration: float | None = None,
+    *,
+    split: str = "test",
+    seed: int = 0,
+    classes: Sequence[str] | None = None,
+    ncols: int = 4,
+    db_range: float = 80.0,
+    max_freq: float | None = None,
+    captions: bool = True,
+    panel_size: tuple[float, float] = (3.6, 2.3),
+) -> Figure:
+    """One spectrogram per class of the synthetic corpus, in a grid. Returns the figure.
+
+    ``clips`` maps a class id to a wave (``(L,)`` or ``(1, L)``); by default the first clip of
+    each class of ``SyntheticClips(split, sample_rate, duration, seed=seed)`` is drawn.
+    All panels share one colour scale (``db_range`` dB below the loudest bin of the grid) so
+    that levels compare. Taught in chapter 6 (Data).
+    """
+    from .data import synthetic
+
+    if clips is None:
+        source = synthetic.SyntheticClips(
+            split,
+            sample_rate,
+            synthetic.DEFAULT_DURATION if duration is None else duration,
+            size=len(classes or synthetic.CLASSES),
+            classes=classes,
+            seed=seed,
+        )
+        clips, titles = {}, {}
+        for i in range(len(source)):
+            item = source[i]
+            clips[item["label"]] = item["wave"]
+            titles[item["label"]] = item["caption"]
+    else:
+        titles = {}
+    if not clips:
+        raise ValueError("clips must not be empty")
+    if ncols < 1:
+        raise ValueError(f"ncols must be at least 1, got {ncols}")
+    specs = {c: spectrogram_db(w, sample_rate) for c, w in clips.items()}
+    top = max(float(s[0].max()) for s in specs.values())
+    nrows = math.ceil(len(clips) / ncols)
+    ncols = min(ncols, len(clips))
+    fig = Figure(figsize=(panel_size[0] * ncols, panel_size[1] * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
+    for ax, (name, wave) in zip(axes.flat, clips.items(), strict=False):
+        plot_spectrogram(
+            wave,
+            sample_rate,
+            ax,
+            db_range=db_range,
+            vmax=top,
+            max_freq=max_freq,
+            colorbar=False,
+        )
+        label = name if not (captions and name in titles) else f"{name}\n“{titles[name]}”"
+        ax.set_title(label, fontsize=9)
+    for ax in axes.flat[len(clips) :]:
+        ax.set_visible(False)
+    for ax in axes.flat:
+        if not ax.get_subplotspec().is_last_row():
+            ax.set_xlabel("")
+        if not ax.get_subplotspec().is_first_col():
+            ax.set_ylabel("")
+    image = axes.flat[0].images[0]
+    fig.colorbar(image, ax=axes, label="dB", shrink=0.6)
+    return fig

@@ -1,0 +1,166 @@
+import math
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from lassnet.audio import (
+    AudioError,
+    declip,
+    energy,
+    load_audio,
+    match_energy,
+    mix_at_snr,
+    pad_or_crop,
+    random_crop,
+    resample,
+    save_audio,
+    scale_to_snr,
+    to_mono,
+)
+
+
+def _sine(freq, sr, seconds, amp=0.5):
+    t = np.arange(int(round(sr * seconds))) / sr
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def test_save_load_round_trip(tmp_path):
+    x = _sine(440, 16000, 0.25)
+    path = save_audio(tmp_path / "sub" / "a.wav", torch.from_numpy(x), 16000, subtype="FLOAT")
+    wave, sr = load_audio(path)
+    assert sr == 16000
+    assert wave.dtype == torch.float32 and wave.shape == (1, len(x))
+    np.testing.assert_allclose(wave[0].numpy(), x, atol=1e-7)
+    # 16-bit PCM (the default) quantises to 1/32768.
+    save_audio(tmp_path / "b.wav", x, 16000)
+    wave16, _ = load_audio(tmp_path / "b.wav")
+    assert float((wave16[0] - torch.from_numpy(x)).abs().max()) <= 1 / 32768 + 1e-7
+
+
+def test_stereo_is_mixed_to_mono(tmp_path):
+    left, right = _sine(300, 8000, 0.1), _sine(700, 8000, 0.1, amp=0.2)
+    sf.write(tmp_path / "st.wav", np.stack([left, right], axis=1), 8000, subtype="FLOAT")
+    mono, _ = load_audio(tmp_path / "st.wav")
+    assert mono.shape == (1, len(left))
+    np.testing.assert_allclose(mono[0].numpy(), (left + right) / 2, atol=1e-6)
+    both, _ = load_audio(tmp_path / "st.wav", mono=False)
+    assert both.shape == (2, len(left))
+    np.testing.assert_allclose(both[1].numpy(), right, atol=1e-7)
+    assert to_mono(torch.ones(3, 2, 5)).shape == (3, 1, 5)
+
+
+@pytest.mark.parametrize(
+    "orig,new,length", [(16000, 32000, 16000), (44100, 16000, 1001), (32000, 16000, 999)]
+)
+def test_resample_length_and_pitch(orig, new, length):
+    x = torch.from_numpy(_sine(1000, orig, length / orig))[None]
+    assert x.shape[-1] == length
+    y = resample(x, orig, new)
+    assert y.shape == (1, math.ceil(length * new / orig))
+    if length >= 999:
+        spectrum = torch.fft.rfft(y[0] * torch.hann_window(y.shape[-1]))
+        peak_hz = int(spectrum.abs().argmax()) * new / y.shape[-1]
+        assert abs(peak_hz - 1000) < 2 * new / y.shape[-1]
+    assert resample(x, orig, orig) is x
+
+
+def test_load_resamples(tmp_path):
+    save_audio(tmp_path / "a.wav", _sine(500, 44100, 0.5), 44100)
+    wave, sr = load_audio(tmp_path / "a.wav", sample_rate=16000)
+    assert sr == 16000 and wave.shape == (1, 8000)
+
+
+def test_empty_file_raises_naming_it(tmp_path):
+    path = tmp_path / "empty.wav"
+    sf.write(path, np.zeros((0, 1), dtype=np.float32), 16000)
+    with pytest.raises(ValueError, match="empty.wav") as info:
+        load_audio(path)
+    assert isinstance(info.value, AudioError)
+    assert "no audio samples" in str(info.value)
+
+
+def test_nan_file_raises_naming_it(tmp_path):
+    x = _sine(440, 16000, 0.05)
+    x[10] = np.nan
+    x[20] = np.inf
+    path = tmp_path / "nan.wav"
+    sf.write(path, x, 16000, subtype="FLOAT")
+    with pytest.raises(AudioError, match=r"nan\.wav.*2 non-finite"):
+        load_audio(path)
+
+
+def test_unreadable_and_missing_files_raise_naming_them(tmp_path):
+    path = tmp_path / "garbage.wav"
+    path.write_bytes(b"this is not audio at all" * 10)
+    with pytest.raises(AudioError, match="garbage.wav.*cannot read"):
+        load_audio(path)
+    with pytest.raises(AudioError, match="missing.wav.*no such"):
+        load_audio(tmp_path / "missing.wav")
+
+
+def test_save_refuses_bad_input_and_warns_on_clipping(tmp_path):
+    with pytest.raises(ValueError, match="non-finite"):
+        save_audio(tmp_path / "x.wav", np.array([0.0, np.nan], dtype=np.float32), 8000)
+    with pytest.raises(ValueError, match="sample_rate"):
+        save_audio(tmp_path / "x.wav", np.zeros(10, dtype=np.float32), 0)
+    with pytest.warns(UserWarning, match="clipped"):
+        save_audio(tmp_path / "loud.wav", np.array([0.0, 2.0, -3.0], dtype=np.float32), 8000)
+    wave, _ = load_audio(tmp_path / "loud.wav")
+    assert float(wave.abs().max()) <= 1.0
+
+
+def test_match_energy_and_silence():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(2, 1000, generator=g), 0.01 * torch.randn(2, 1000, generator=g)
+    out = match_energy(b, a)
+    torch.testing.assert_close(energy(out), energy(a), rtol=1e-5, atol=0)
+    silent = torch.zeros(1, 1000)
+    assert torch.equal(match_energy(silent, a[:1]), silent)
+    assert torch.isfinite(match_energy(a[:1], silent)).all()
+    assert float(match_energy(a[:1], silent).abs().max()) < 1e-3
+
+
+@pytest.mark.parametrize("snr", [-10.0, 0.0, 7.5])
+def test_scale_and_mix_at_snr(snr):
+    g = torch.Generator().manual_seed(1)
+    target, interferer = torch.randn(1, 4000, generator=g), 3 * torch.randn(1, 4000, generator=g)
+    scaled = scale_to_snr(target, interferer, snr)
+    measured = 10 * torch.log10(energy(target) / energy(scaled))
+    assert float(measured) == pytest.approx(snr, abs=1e-4)
+    mixture, scaled2 = mix_at_snr(target, interferer, snr)
+    assert torch.equal(scaled, scaled2)
+    assert torch.equal(mixture, target + scaled2)
+    with pytest.raises(ValueError, match="same shape"):
+        mix_at_snr(target, interferer[:, :100], snr)
+
+
+def test_declip_scales_everything_by_one_factor():
+    target = torch.tensor([[0.8, -0.2, 0.5]])
+    noise = torch.tensor([[0.7, 0.1, -0.1]])
+    mixture = target + noise  # peak 1.5
+    m, t, n, factor = declip(mixture, target, noise)
+    assert factor == pytest.approx(0.9 / 1.5)
+    assert float(m.abs().max()) == pytest.approx(0.9)
+    torch.testing.assert_close(m, t + n)
+    torch.testing.assert_close(t, target * factor)
+    quiet = 0.5 * mixture / 1.5
+    out = declip(quiet, target)
+    assert out[0] is quiet and out[-1] == 1.0
+
+
+def test_pad_or_crop_and_random_crop():
+    x = torch.arange(10.0)[None]
+    assert pad_or_crop(x, 4, offset=3).tolist() == [[3.0, 4.0, 5.0, 6.0]]
+    assert pad_or_crop(x, 12).tolist()[0][-2:] == [0.0, 0.0]
+    assert pad_or_crop(np.arange(5.0), 7).tolist() == [0, 1, 2, 3, 4, 0, 0]
+    crop, offset = random_crop(x, 4, np.random.default_rng(0), return_offset=True)
+    again, offset2 = random_crop(x, 4, np.random.default_rng(0), return_offset=True)
+    assert offset == offset2 and torch.equal(crop, again)
+    assert torch.equal(crop, x[:, offset : offset + 4])
+    offsets = {random_crop(x, 4, np.random.default_rng(s), True)[1] for s in range(50)}
+    assert offsets == set(range(7))  # every window 0..6 is reachable
+    assert random_crop(x, 15, np.random.default_rng(0)).shape == (1, 15)
+    with pytest.raises(ValueError, match="Generator"):
+        random_crop(x, 4, rng=0)

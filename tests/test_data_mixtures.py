@@ -1,0 +1,247 @@
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from lassnet.audio import energy
+from lassnet.data import (
+    CAPTIONS,
+    CLASSES,
+    ClipSource,
+    LabelledClips,
+    MixtureDataset,
+    SyntheticClips,
+    clip_seed,
+    clip_source,
+    collate,
+    evaluation_mixtures,
+    synthesize,
+)
+
+SR = 8000
+DUR = 0.5
+
+
+class ToySource(LabelledClips):
+    """An in-memory clip source: class ``c`` of item ``i`` is ``labels[i]``; ``silent`` classes
+    are all zeros, others a sine whose pitch depends on the item, of the given length."""
+
+    def __init__(self, labels, silent=(), length=4000, amplitude=0.5):
+        self.sample_rate = SR
+        self._item_classes = [tuple(label.split("+")) for label in labels]
+        self.classes = tuple(dict.fromkeys(c for cs in self._item_classes for c in cs))
+        self.silent, self.length, self.amplitude = set(silent), length, amplitude
+
+    def __len__(self):
+        return len(self._item_classes)
+
+    def __getitem__(self, index):
+        classes = self.item_classes(index)
+        t = torch.arange(self.length) / SR
+        wave = self.amplitude * torch.sin(2 * torch.pi * (200 + 37 * index) * t)[None]
+        if self.silent & set(classes):
+            wave = torch.zeros_like(wave)
+        label = ", ".join(classes)
+        return {"wave": wave, "label": label, "caption": f"the sound of {label}", "index": index}
+
+
+def _mixtures(**kw):
+    kw.setdefault("size", 16)
+    kw.setdefault("sample_rate", SR)
+    kw.setdefault("segment_seconds", DUR)
+    return MixtureDataset(**kw)
+
+
+def test_item_format_and_exact_mixing():
+    ds = _mixtures(return_sources=True, query_audio=True)
+    assert isinstance(ds.source, ClipSource) and isinstance(ds.source, SyntheticClips)
+    for i in range(8):
+        item = ds[i]
+        length = int(SR * DUR)
+        for key in ("mixture", "target", "noise", "query_wave"):
+            assert item[key].shape == (1, length) and item[key].dtype == torch.float32, key
+        k = item["n_interferers"]
+        assert 1 <= k <= 3 and item["interferers"].shape == (k, length)
+        assert item["caption"] in CAPTIONS[item["label"]]
+        others = item["interferer_labels"]
+        assert isinstance(others, list) and len(others) == k
+        assert item["label"] not in others and len(set(others)) == k
+        torch.testing.assert_close(
+            item["mixture"], item["target"] + item["noise"], rtol=0, atol=1e-6
+        )
+        torch.testing.assert_close(
+            item["noise"], item["interferers"].sum(0, keepdim=True), rtol=0, atol=1e-6
+        )
+        measured = 10 * torch.log10(energy(item["target"]) / energy(item["noise"]))
+        assert float(measured) == pytest.approx(item["snr_db"], abs=1e-3)
+        assert -10.0 - 1e-3 <= item["snr_db"] <= 10.0 + 1e-3  # the noise's own gain
+        assert float(item["mixture"].abs().max()) <= 1.0
+
+
+def test_each_interferer_is_energy_matched_then_gained():
+    for gain in (-6.0, 4.0):
+        ds = _mixtures(
+            gain_db=(gain, gain), normalize_noise=False, declip=False, return_sources=True
+        )
+        item = ds[3]
+        for row in item["interferers"]:
+            ratio = 10 * torch.log10(energy(row[None]) / energy(item["target"]))
+            assert float(ratio) == pytest.approx(gain, abs=1e-3)
+    ds = _mixtures(gain_db=(3.0, 3.0), declip=False)
+    assert ds[5]["snr_db"] == pytest.approx(-3.0, abs=1e-3)
+
+
+def test_declipping_scales_mixture_and_target_together():
+    loud = ToySource(["a", "b", "c"] * 4, amplitude=0.95, length=4000)
+    common = dict(source=loud, gain_db=(6.0, 6.0), max_interferers=2, seed=4)
+    raw = _mixtures(declip=False, **common)[2]
+    clipped = _mixtures(declip=True, **common)[2]
+    assert float(raw["mixture"].abs().max()) > 1.0
+    assert float(clipped["mixture"].abs().max()) == pytest.approx(0.9, abs=1e-6)
+    factor = 0.9 / float(raw["mixture"].abs().max())
+    torch.testing.assert_close(clipped["target"], raw["target"] * factor)
+    torch.testing.assert_close(clipped["mixture"], clipped["target"] + clipped["noise"])
+    assert clipped["snr_db"] == pytest.approx(raw["snr_db"], abs=1e-4)
+
+
+def test_silent_target_or_interferer_gives_no_nan():
+    source = ToySource(["quiet", "a", "b", "quiet", "a", "b"], silent={"quiet"})
+    for target in ("quiet", "a"):
+        ds = _mixtures(source=source, target_classes=[target], max_interferers=2, size=6)
+        for i in range(6):
+            item = ds[i]
+            for key in ("mixture", "target", "noise"):
+                assert torch.isfinite(item[key]).all(), (target, key)
+            assert np.isfinite(item["snr_db"])
+            if target == "quiet":
+                assert float(item["mixture"].abs().max()) == 0.0
+
+
+def test_short_clips_are_padded_and_long_clips_cropped():
+    short = ToySource(["a", "b"] * 3, length=1000)
+    item = _mixtures(source=short, size=2)[0]
+    assert item["mixture"].shape == (1, 4000)
+    assert float(item["target"][0, 1000:].abs().max()) == 0.0
+    long = ToySource(["a", "b"] * 3, length=20000)
+    ds = _mixtures(source=long, size=20)
+    assert all(ds[i]["target"].shape == (1, 4000) for i in range(3))
+
+
+def test_deterministic_per_index_seed_and_epoch():
+    ds = _mixtures()
+    a, b = ds[7], ds[7]
+    assert torch.equal(a["mixture"], b["mixture"]) and a["caption"] == b["caption"]
+    assert not torch.equal(ds[7]["mixture"], ds[8]["mixture"])
+    other = _mixtures(seed=1)
+    assert not torch.equal(other[7]["mixture"], a["mixture"])
+    ds.set_epoch(1)
+    assert not torch.equal(ds[7]["mixture"], a["mixture"])
+    ds.set_epoch(0)
+    assert torch.equal(ds[7]["mixture"], a["mixture"])
+
+
+def test_dataloader_workers_draw_different_and_reproducible_samples():
+    ds = _mixtures(size=8, segment_seconds=0.25)
+    loader = DataLoader(ds, batch_size=2, num_workers=2, shuffle=False, collate_fn=collate)
+    batches = list(loader)
+    mixtures = torch.cat([b["mixture"] for b in batches])  # (8, 1, L)
+    assert mixtures.shape == (8, 1, 2000)
+    assert isinstance(batches[0]["caption"], list) and isinstance(batches[0]["caption"][0], str)
+    assert isinstance(batches[0]["interferer_labels"][0], list)
+    # Worker 0 made batches 0 and 2, worker 1 batches 1 and 3: all samples differ...
+    flat = mixtures.flatten(1)
+    for i in range(8):
+        for j in range(i + 1, 8):
+            assert not torch.allclose(flat[i], flat[j]), (i, j)
+    # ...and equal what the main process computes: no hidden per-process random state.
+    for i in range(8):
+        torch.testing.assert_close(mixtures[i], ds[i]["mixture"], rtol=0, atol=0)
+
+
+def test_multi_label_sources_avoid_overlapping_classes():
+    source = ToySource(["dog+bark", "dog", "cat", "bark", "bird", "cat+bird"] * 3)
+    ds = _mixtures(source=source, target_classes=["dog"], max_interferers=3, size=12)
+    for i in range(12):
+        item = ds[i]
+        target_classes = set(item["label"].split(", "))
+        for other in item["interferer_labels"]:
+            assert other not in target_classes
+
+
+def test_evaluation_mixtures_are_fixed_and_cover_classes():
+    items = evaluation_mixtures(n_targets=14, n_interferers=5, sample_rate=SR, duration=0.25)
+    assert sorted(it["label"] for it in items) == sorted(CLASSES)
+    for it in items:
+        others = it["interferer_labels"]
+        assert len(others) == 5 == len(set(others)) and it["label"] not in others
+        assert it["mixture"].shape == (1, 2000)
+    again = evaluation_mixtures(n_targets=3, n_interferers=5, sample_rate=SR, duration=0.25)
+    for a, b in zip(items[:3], again, strict=True):
+        assert a["label"] == b["label"] and torch.equal(a["mixture"], b["mixture"])
+    other = evaluation_mixtures(n_targets=3, sample_rate=SR, duration=0.25, seed=1)
+    pairs = zip(items[:3], other, strict=True)
+    assert not all(torch.equal(a["mixture"], b["mixture"]) for a, b in pairs)
+    with pytest.raises(ValueError, match="n_interferers"):
+        evaluation_mixtures(2, n_interferers=14, sample_rate=SR, duration=0.25)
+    grouped = evaluation_mixtures(
+        n_targets=2, mixtures_per_target=3, n_interferers=2, sample_rate=SR, duration=0.25
+    )
+    labels = [it["label"] for it in grouped]
+    assert labels[:3] == [items[0]["label"]] * 3 and labels[3:] == [items[1]["label"]] * 3
+    assert not torch.equal(grouped[0]["target"], grouped[1]["target"])
+
+
+def test_collate_pads_and_keeps_strings():
+    items = [
+        {"wave": torch.ones(1, 3), "label": "a", "n": 1, "x": 0.5, "rows": torch.ones(2, 3)},
+        {"wave": torch.ones(1, 5), "label": "b", "n": 2, "x": 1.5, "rows": torch.ones(1, 4)},
+    ]
+    batch = collate(items)
+    assert batch["wave"].shape == (2, 1, 5) and batch["wave_lengths"].tolist() == [3, 5]
+    assert float(batch["wave"][0, 0, 3:].abs().sum()) == 0.0
+    assert batch["label"] == ["a", "b"]
+    assert batch["n"].tolist() == [1, 2] and batch["x"].tolist() == [0.5, 1.5]
+    assert batch["rows"].shape == (2, 2, 4)
+    ds = _mixtures(return_sources=True, size=4)
+    out = collate([ds[0], ds[1], ds[2]])
+    assert out["mixture"].shape == (3, 1, 4000) and "mixture_lengths" not in out
+    assert out["interferers"].shape[0] == 3
+    assert out["interferer_labels"] == [ds[i]["interferer_labels"] for i in range(3)]
+
+
+def test_synthetic_source_is_made_at_the_segment_length():
+    ds = MixtureDataset(
+        clip_source("synthetic", "validation", SR), size=4, sample_rate=SR, segment_seconds=0.3
+    )
+    assert ds.source.duration == 0.3 and ds.source.split == "validation"
+    item = ds[0]
+    assert item["target"].shape == (1, 2400)
+    assert ds.source.item_classes(item["target_index"]) == (item["label"],)
+    seed = clip_seed("validation", item["target_index"])
+    expected = synthesize(item["label"], seed, SR, 0.3)
+    # The target is that clip, scaled only if the mixture had to be declipped.
+    ratio = item["target"][0].numpy() / np.where(expected == 0, 1, expected)
+    assert np.allclose(ratio[expected != 0], ratio[expected != 0][0], rtol=1e-4)
+
+
+def test_other_argument_names():
+    a = _mixtures(gain_db=(2.0, 2.0), query_audio=True, segment_seconds=0.25)
+    b = MixtureDataset(
+        size=16, sample_rate=SR, duration=0.25, gain_db_range=(2.0, 2.0), query_clip=True
+    )
+    assert a.duration == b.segment_seconds == 0.25 and b.gain_db == (2.0, 2.0)
+    torch.testing.assert_close(a[1]["mixture"], b[1]["mixture"], rtol=0, atol=0)
+    assert "query_wave" in b[1]
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="sample rate"):
+        MixtureDataset(SyntheticClips(sample_rate=16000), sample_rate=SR)
+    with pytest.raises(ValueError, match="interferers"):
+        _mixtures(min_interferers=3, max_interferers=2)
+    with pytest.raises(ValueError, match="gain_db"):
+        _mixtures(gain_db=(5, -5))
+    with pytest.raises(ValueError, match="protocol"):
+        MixtureDataset(source=[1, 2, 3], sample_rate=SR)
+    with pytest.raises(ValueError, match="two classes"):
+        _mixtures(source=ToySource(["a", "a"]))

@@ -1,0 +1,67 @@
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from lassnet.data import CLASSES
+from lassnet.plot import plot_corpus, plot_spectrogram, spectrogram_db
+
+
+def _sine(freq, sr=16000, seconds=0.5, amp=1.0):
+    t = np.arange(int(sr * seconds)) / sr
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def test_spectrogram_db_scale_and_axes():
+    spec, freqs, times = spectrogram_db(_sine(1000), 16000)
+    assert spec.shape == (len(freqs), len(times)) == (257, 8000 // 128 + 1)
+    assert freqs[-1] == pytest.approx(8000) and times[1] == pytest.approx(128 / 16000)
+    frame = spec[:, len(times) // 2]
+    assert freqs[frame.argmax()] == pytest.approx(1000, abs=16000 / 512)
+    assert frame.max() == pytest.approx(0.0, abs=1.5)  # a full-scale sine reads ~0 dB
+    quieter, _, _ = spectrogram_db(_sine(1000, amp=0.1), 16000)
+    assert frame.max() - quieter[:, len(times) // 2].max() == pytest.approx(20.0, abs=0.1)
+    silent, _, _ = spectrogram_db(np.zeros(4000), 16000, floor_db=-100)
+    assert silent.min() == pytest.approx(-100)
+    stereo = torch.stack([torch.from_numpy(_sine(500)), torch.zeros(8000)])
+    assert spectrogram_db(stereo, 16000)[0].shape == spec.shape
+    assert spectrogram_db(_sine(500, 32000), 32000, n_fft=256)[0].shape[0] == 129
+
+
+def test_plot_spectrogram_returns_figure_without_pyplot():
+    before = plt.get_fignums()
+    fig = plot_spectrogram(_sine(2000), 16000, title="tone", max_freq=4000)
+    assert isinstance(fig, Figure) and plt.get_fignums() == before
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "time (s)" and ax.get_ylabel() == "frequency (Hz)"
+    assert ax.get_ylim() == (0, 4000) and ax.get_title() == "tone"
+    assert len(fig.axes) == 2  # the spectrogram and its colour bar
+    image = ax.images[0]
+    assert image.get_clim()[1] - image.get_clim()[0] == pytest.approx(80.0)
+    host = Figure()
+    axes = host.subplots(1, 2)
+    out = plot_spectrogram(
+        torch.from_numpy(_sine(300))[None], 16000, ax=axes[1], colorbar=False, vmax=0.0, db_range=60
+    )
+    assert out is host and axes[1].images[0].get_clim() == (-60.0, 0.0)
+    with pytest.raises(ValueError, match="non-finite"):
+        plot_spectrogram(np.array([0.0, np.nan] * 600), 16000)
+    with pytest.raises(ValueError, match="shape"):
+        plot_spectrogram(np.zeros((2, 2, 600)), 16000)
+
+
+def test_plot_corpus_grid(tmp_path):
+    fig = plot_corpus(sample_rate=8000, duration=0.25, ncols=5)
+    panels = [ax for ax in fig.axes if ax.images and ax.get_visible()]
+    assert len(panels) == len(CLASSES)
+    titles = [ax.get_title() for ax in panels]
+    assert [t.split("\n")[0] for t in titles] == list(CLASSES)
+    assert all("“" in t for t in titles)  # each panel shows its caption
+    assert len({ax.images[0].get_clim() for ax in panels}) == 1  # one shared colour scale
+    fig.savefig(tmp_path / "corpus.png", dpi=30)
+    assert (tmp_path / "corpus.png").stat().st_size > 1000
+    two = plot_corpus({"a": _sine(300), "b": _sine(900)}, sample_rate=16000, ncols=4)
+    assert [ax.get_title() for ax in two.axes if ax.images] == ["a", "b"]
+    with pytest.raises(ValueError, match="empty"):
+        plot_corpus({})
