@@ -187,11 +187,12 @@ class LASSModel(nn.Module):
 
     def _separate_chunks(self, y, condition, chunk, overlap, batch_size, precision):
         channels, length = y.shape
-        min_len = self.separator.stft.min_length
-        padded = max(length, min_len)
-        if padded > length:
-            y = torch.nn.functional.pad(y, (0, padded - length))
-        chunk = min(chunk, padded)
+        hop = self.separator.stft.hop_length
+        # Whole hops everywhere: the padded signal and every chunk (see SeparationNet.forward).
+        padded = max(length, self.separator.stft.min_length)
+        padded += -padded % hop
+        y = torch.nn.functional.pad(y, (0, padded - length))
+        chunk = min(max(hop, chunk - chunk % hop), padded)
         overlap = min(overlap, chunk // 2)
         chunks = overlap_add_windows(padded, chunk, overlap)
         out = torch.zeros(channels, padded, device=y.device)

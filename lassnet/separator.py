@@ -258,25 +258,25 @@ class SeparationNet(nn.Module):
     ):
         """Separate ``mixture (B, 1, L)`` by ``condition (B, D)`` → ``(B, 1, L)``.
 
-        ``sample_rate``, if given, must equal the model's. The mixture is zero-padded to a whole
-        number of hops and the output cropped back to ``L``. With ``return_masks=True`` returns
-        a dict with ``waveform``, ``mag_mask``, ``phase_cos``, ``phase_sin`` and the mixture's
-        ``mag``, each ``(B, 1, T, F)`` with ``T = ceil(L / hop) + 1`` frames.
+        ``sample_rate``, if given, must equal the model's. With ``return_masks=True`` returns a
+        dict with ``waveform``, ``mag_mask``, ``phase_cos``, ``phase_sin`` and the mixture's
+        ``mag``, each ``(B, 1, T, F)``.
+
+        As in AudioSep, any ``L`` works, but when ``L`` is not a whole number of hops the last
+        samples lie where the overlapping windows barely cover the signal, and the inverse STFT
+        amplifies any masking error there. :meth:`LASSModel.separate
+        <lassnet.model.LASSModel.separate>` therefore pads its input to whole hops.
         """
         check_sample_rate(sample_rate, self.config.sample_rate)
         check_waveform(mixture, "mixture", min_length=self.stft.min_length)
         check_embedding(condition, self.config.condition_dim, batch=mixture.shape[0])
         if condition.shape[0] != mixture.shape[0]:
             condition = condition.expand(mixture.shape[0], -1)  # (B, D)
-        # Pad to a whole number of hops: where the last frames' windows barely overlap, the
-        # inverse STFT divides by a near-zero window sum and would amplify any masking error.
-        length = mixture.shape[-1]
-        mixture = F.pad(mixture, (0, -length % self.stft.hop_length))  # (B, 1, L_pad)
         mag, cos, sin = self.spectrogram(mixture)  # (B, 1, T, F) each
         logits = self.mask_logits(mag, condition)  # (B, 3, T, F)
         mag_mask, mask_cos, mask_sin = mask_maps(logits[:, None])  # (B, 1, T, F) each
         out = apply_masks(mag, cos, sin, mag_mask, mask_cos, mask_sin)
-        wave = self.stft.inverse_magphase(*out, length=mixture.shape[-1])[..., :length]
+        wave = self.stft.inverse_magphase(*out, length=mixture.shape[-1])  # (B, 1, L)
         if not return_masks:
             return wave
         return dict(

@@ -186,34 +186,26 @@ class StepBatches(Sampler):
 def build_dataset(cfg: TrainConfig, sample_rate: int, split: str, size: int, seed: int):
     """The mixture dataset a config describes (see :mod:`lassnet.data`).
 
-    ``dataset: synthetic`` (the default) uses the synthetic corpus's ``split``; ``esc50`` and
-    ``folder`` use real clips (``dataset_options`` go to :class:`lassnet.data.ESC50` /
-    :class:`lassnet.data.FolderDataset`; ESC-50 folds 1-4 train, fold 5 validates).
+    ``dataset`` names a clip source (``synthetic``, the default; ``esc50``; ``folder``) and
+    ``dataset_options`` go to it (:func:`lassnet.data.clip_source`).
     """
     from . import data
 
-    opts = dict(cfg.dataset_options)
-    if cfg.dataset == "synthetic":
-        source = None
-    elif cfg.dataset == "esc50":
-        opts.setdefault("folds", [5] if split != "train" else [1, 2, 3, 4])
-        source = data.ESC50(sample_rate=sample_rate, duration=cfg.segment_seconds, **opts)
-    elif cfg.dataset == "folder":
-        source = data.FolderDataset(sample_rate=sample_rate, duration=cfg.segment_seconds,
-                                    **opts)
-    else:
-        raise ValueError(f"unknown dataset {cfg.dataset!r}; use synthetic, esc50 or folder")
+    source = None  # the synthetic corpus of `split`, seeded like the mixtures
+    if cfg.dataset != "synthetic" or cfg.dataset_options:
+        source = data.clip_source(cfg.dataset, split=split, sample_rate=sample_rate,
+                                  **cfg.dataset_options)
     return data.MixtureDataset(
         source=source,
         size=size,
         sample_rate=sample_rate,
-        duration=cfg.segment_seconds,
+        segment_seconds=cfg.segment_seconds,
         min_interferers=cfg.min_interferers,
         max_interferers=cfg.max_interferers,
-        gain_db_range=cfg.gain_db,
+        gain_db=cfg.gain_db,
         seed=seed,
         split=split,
-        query_clip=cfg.use_text_ratio < 1.0,
+        query_audio=cfg.use_text_ratio < 1.0,
     )
 
 

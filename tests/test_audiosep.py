@@ -148,7 +148,7 @@ def converted():
 def test_matches_audiosep_forward(converted):
     sd, net, _ = converted
     torch.manual_seed(0)
-    mixture = 0.1 * torch.randn(2, 1, 20000)
+    mixture = 0.1 * torch.randn(2, 1, 64 * 320)  # whole hops, as AudioSep's 5 s segments
     condition = F.normalize(torch.randn(2, COND), dim=1)
     with torch.no_grad():
         ref = _reference_forward(sd, mixture, condition)
@@ -157,6 +157,17 @@ def test_matches_audiosep_forward(converted):
     assert ref.abs().max() > 1e-3  # the comparison is not between two silences
     err = ((ours - ref).norm() / ref.norm()).item()
     assert err < 1e-4, err
+
+
+def test_matches_audiosep_at_any_length(converted):
+    sd, net, _ = converted
+    torch.manual_seed(1)
+    mixture = 0.1 * torch.randn(1, 1, 20000)  # 62.5 hops
+    condition = F.normalize(torch.randn(1, COND), dim=1)
+    with torch.no_grad():
+        ref = _reference_forward(sd, mixture, condition)
+        ours = net(mixture, condition)
+    assert ((ours - ref).norm() / ref.norm()).item() < 1e-4
 
 
 def test_report_lists_dropped_tensors(converted):
