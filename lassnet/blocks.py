@@ -9,6 +9,10 @@ Every batch norm that the query conditions is a :class:`FiLMBatchNorm2d`; the Fi
 * :class:`EncoderBlock` — residual block(s), then average pooling; returns pooled and skip.
 * :class:`DecoderBlock` — ``BN → +β → LeakyReLU → transposed conv`` (upsampling), concatenation
   with the encoder's skip, residual block(s).
+
+In eval mode with a single query, a residual block folds ``bn2`` (and its β) into ``conv1``
+(one convolution instead of a convolution and a pass over the data), so forward hooks on
+``conv1`` / ``bn2`` do not fire there; in training mode every layer runs on its own.
 """
 
 from __future__ import annotations

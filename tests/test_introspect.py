@@ -1,0 +1,147 @@
+import pytest
+import torch
+from torch import nn
+
+from lassnet.introspect import (
+    capture_feature_maps,
+    receptive_field,
+    receptive_field_trace,
+    shape_trace,
+)
+from lassnet.separator import SeparationNet
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    return SeparationNet.from_preset("tiny", condition_dim=16)
+
+
+def rows_by_name(rows):
+    return {row.layer: row for row in rows}
+
+
+def test_shape_trace_ends_with_the_output_shape(tiny):
+    length = 32 * 256  # whole hops: 33 frames, padded to 48 inside the U-Net
+    rows = shape_trace(tiny, length)
+    assert rows[0].layer == "mixture" and rows[0].shape == (1, 1, length)
+    with torch.no_grad():
+        out = tiny.eval()(torch.zeros(1, 1, length), torch.zeros(1, 16))
+    assert rows[-1].shape == tuple(out.shape) == (1, 1, length)
+    frames = tiny.stft.num_frames(length)
+    named = rows_by_name(rows)
+    assert named["|X|"].shape == (1, 1, frames, 257)
+    assert named["masks"].shape == (1, 1, frames, 257)
+    # Frames padded to a multiple of 16, bins cropped to a multiple of 16.
+    padded = frames + (-frames % tiny.config.time_factor)
+    assert named["pre_conv"].shape == (1, 8, padded, 256)
+    assert named["post_conv"].shape == (1, 3, padded, 256)
+
+
+def test_shape_trace_encoders_halve_and_decoders_mirror(tiny):
+    named = rows_by_name(shape_trace(tiny, 16000))
+    enc = [named[f"encoders.{i}"].shape for i in range(4)]
+    previous = named["pre_conv"].shape
+    for shape, channels in zip(enc, tiny.config.channels, strict=True):
+        assert shape[1] == channels
+        assert shape[2] * 2 == previous[2] and shape[3] * 2 == previous[3]
+        previous = shape
+    assert named["centre"].shape == enc[-1]
+    # Each decoder comes back to the resolution of the matching encoder's input.
+    inputs = [named["pre_conv"].shape] + enc[:-1]
+    for i, dec_input in enumerate(reversed(inputs)):
+        assert named[f"decoders.{i}"].shape[2:] == dec_input[2:]
+
+
+def test_shape_trace_audiosep_last_pool_is_frequency_only():
+    net = SeparationNet.from_preset("audiosep", condition_dim=8)
+    named = rows_by_name(shape_trace(net, 4000))
+    last, before = named["encoders.5"].shape, named["encoders.4"].shape
+    assert last[2] == before[2] and last[3] * 2 == before[3]
+    assert named["pre_conv"].shape[2:] == (32, 1024)  # 13 frames padded to 32; 1025 → 1024 bins
+
+
+def test_receptive_field_of_simple_layers():
+    assert receptive_field(nn.Conv2d(1, 1, 3)).frames == 3
+    assert receptive_field(nn.Conv2d(1, 1, 3)).bins == 3
+    dilated = receptive_field(nn.Conv2d(1, 1, 3, dilation=2, padding=2))
+    assert (dilated.frames, dilated.bins) == (5, 5)
+    # conv 3 → pool 2 → conv 3: 2 pooled values × 2 samples + 2 + 2 = 8, for every position.
+    chain = nn.Sequential(nn.Conv2d(1, 1, 3, padding=1), nn.AvgPool2d(2), nn.Conv2d(1, 1, 3))
+    field = receptive_field(chain)
+    assert (field.frames, field.min_frames) == (8, 8)
+    assert receptive_field_trace(chain)[-1].size == (8, 8)
+    assert field.seconds is None and field.hertz is None
+    rect = receptive_field(nn.Conv2d(1, 1, (5, 1)))
+    assert (rect.frames, rect.bins) == (5, 1)
+
+
+def test_receptive_field_rule_grows_through_the_tiny_unet(tiny):
+    trace = receptive_field_trace(tiny)
+    kinds = [row.kind for row in trace]
+    assert kinds.count("pool") == 4 and kinds.count("upsample") == 4
+    sizes = [row.size[0] for row in trace]
+    assert sizes == sorted(sizes)  # never shrinks along the path
+    assert trace[-1].jump == (1, 1)  # back at full resolution
+    assert trace[-1].size == (200, 200)
+
+
+def test_receptive_field_matches_gradient_support(tiny):
+    """The exact field equals where the gradient of one output value is non-zero."""
+    torch.manual_seed(1)
+    net = SeparationNet.from_preset("tiny", condition_dim=4).eval()
+    for module in net.modules():  # positive weights: no accidental cancellation
+        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.uniform_(module.weight, 0.1, 1.0)
+    period = net.config.time_factor
+    mag = torch.rand(period, 1, 384, 257, requires_grad=True)  # one probe per example
+    logits = net.mask_logits(mag, torch.randn(1, 4))
+    k = torch.arange(period)
+    logits[k, 0, 192 + k, 120 + k].sum().backward()
+    support = mag.grad[:, 0].abs() > 0  # (P, T, F)
+    frames = support.any(dim=2).sum(dim=1)  # contiguous, so the count is the extent
+    bins = support.any(dim=1).sum(dim=1)
+    field = receptive_field(net)
+    assert (int(frames.max()), int(frames.min())) == (field.frames, field.min_frames)
+    assert (int(bins.max()), int(bins.min())) == (field.bins, field.min_bins)
+    assert field.frames == 204 and field.min_frames == 188
+    cfg = net.config
+    assert field.seconds == pytest.approx(((204 - 1) * cfg.hop_length + cfg.n_fft) / 16000)
+    assert field.hertz == pytest.approx(204 * 16000 / 512)
+
+
+def test_receptive_field_of_audiosep_is_seconds_long():
+    field = receptive_field(SeparationNet.from_preset("audiosep", condition_dim=8))
+    assert field.min_frames <= field.frames and field.min_bins <= field.bins
+    assert 6.0 < field.seconds < 7.5
+    assert field.bins < 1024  # a low bin's mask never sees the top of the spectrum
+
+
+def test_capture_feature_maps_depends_on_the_query(tiny):
+    torch.manual_seed(2)
+    mixture = 0.1 * torch.randn(1, 1, 8000)
+    a, b = torch.randn(1, 16), torch.randn(1, 16)
+    names = ["encoders.0.blocks.0.bn1", "encoders.1"]
+    tiny.train()
+    maps_a = capture_feature_maps(tiny, mixture, a, names)
+    maps_b = capture_feature_maps(tiny, mixture, b, names)
+    assert tiny.training  # mode restored
+    assert list(maps_a) == names
+    # An encoder block's pooled output, as the shape trace reports it.
+    trace = rows_by_name(shape_trace(tiny, mixture.shape[-1]))
+    assert maps_a["encoders.1"].shape == trace["encoders.1"].shape
+    assert not torch.allclose(maps_a["encoders.1"], maps_b["encoders.1"])
+    # At a FiLM-shifted batch norm two queries differ by exactly β_a − β_b, everywhere.
+    key = "encoders.0.blocks.0.bn1"
+    diff = maps_a[key] - maps_b[key]  # (1, C, T, F)
+    with torch.no_grad():
+        beta_diff = tiny.film(a)[key][0] - tiny.film(b)[key][0]  # (1, C, 1, 1)
+    torch.testing.assert_close(diff, beta_diff.expand_as(diff), rtol=1e-4, atol=1e-5)
+    # Same query, same maps.
+    again = capture_feature_maps(tiny, mixture, a, names)
+    torch.testing.assert_close(again["encoders.1"], maps_a["encoders.1"])
+
+
+def test_capture_feature_maps_rejects_unknown_layers(tiny):
+    with pytest.raises(ValueError, match="no layer named"):
+        capture_feature_maps(tiny, torch.zeros(1, 1, 4000), torch.zeros(1, 16), ["nope"])
