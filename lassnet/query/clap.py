@@ -1,0 +1,526 @@
+"""LAION-CLAP as the query encoder (what AudioSep used): text and audio queries, 512-d.
+
+Taught in chapter 4 (QueryNet). CLAP was trained contrastively so that a sound and its
+description land close together in one 512-d space; AudioSep conditions its separator on the
+text tower during training and can swap in the audio tower at test time.
+
+We use the ``laion-clap`` package's model definitions (its ``clap_module``) but load the
+user's checkpoint file ourselves:
+
+* safely — ``torch.load(weights_only=True)``, allowing only numpy scalars besides tensors
+  (released files carry a few as metrics); a file written with a newer pickle protocol,
+  which that loader cannot read, goes through a restricted unpickler with the same
+  allow-list. Nothing in the file is ever executed.
+* strictly — the released checkpoints hold a ``text_branch.embeddings.position_ids`` buffer
+  that current ``transformers`` rebuilds instead of storing; that key is dropped and listed in
+  :attr:`CLAPEncoder.dropped_keys`. Any other missing, extra or mis-shaped key is an error.
+
+Importing ``laion_clap`` itself fetches three tokenizers from the Hugging Face hub (BERT,
+RoBERTa, BART) whether they are needed or not, and retries for minutes without a network, so
+only its ``clap_module`` sub-package is imported here. CLAP's text tower is RoBERTa: building
+it reads the ``roberta-base`` tokenizer and weights from the hub (cached after the first
+time) or from a ``roberta-base/`` folder in the working directory. Without a network the
+hub's cache is used (``offline``).
+"""
+
+from __future__ import annotations
+
+import codecs
+import collections
+import contextlib
+import importlib.util
+import os
+import pickle
+import socket
+import sys
+import types
+import warnings
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import torch
+
+from .base import QueryEncoder, resolve_device
+
+__all__ = [
+    "CLAPEncoder",
+    "read_checkpoint",
+    "describe_checkpoint",
+    "import_clap_module",
+    "hub_offline",
+    "write_random_roberta",
+]
+
+#: CLAP's audio rate and clip length (10 s)
+CLAP_SAMPLE_RATE = 48000
+CLIP_SAMPLES = 480000
+#: CLAP's text context (tokens)
+CONTEXT_LENGTH = 77
+#: audio towers by the width of ``audio_branch.patch_embed.proj`` (HTS-AT sizes)
+HTSAT_WIDTHS = {96: "HTSAT-tiny", 128: "HTSAT-base", 256: "HTSAT-large"}
+#: keys that the released checkpoints store and current transformers no longer expects
+KNOWN_DRIFT = ("text_branch.embeddings.position_ids",)
+
+INSTALL_HINT = (
+    "the 'clap' query encoder needs laion-clap and the packages it imports: "
+    "pip install 'lassnet[clap]' && pip install --no-deps laion-clap==1.1.7"
+)
+
+
+# ---------------------------------------------------------------------------- import
+def import_clap_module() -> types.ModuleType:
+    """Import laion-clap's model definitions (``clap_module``) without ``laion_clap/__init__``.
+
+    laion-clap imports ``clap_module`` as a top-level package (it appends its own folder to
+    ``sys.path``); registering it under the same name lets ``import laion_clap`` later reuse
+    this copy. Raises ``ImportError`` with the install command if anything is missing.
+    """
+    existing = sys.modules.get("clap_module")
+    if existing is not None:
+        if "laion_clap" not in str(getattr(existing, "__file__", "")):
+            raise ImportError(
+                f"another package named clap_module is already imported ({existing.__file__})"
+            )
+        return existing
+    spec = importlib.util.find_spec("laion_clap")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(INSTALL_HINT)
+    root = Path(list(spec.submodule_search_locations)[0]) / "clap_module"
+    sub = importlib.util.spec_from_file_location(
+        "clap_module", root / "__init__.py", submodule_search_locations=[str(root)]
+    )
+    if sub is None or sub.loader is None:
+        raise ImportError(f"laion-clap is installed without its clap_module ({root}). "
+                          + INSTALL_HINT)
+    module = importlib.util.module_from_spec(sub)
+    sys.modules["clap_module"] = module
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sub.loader.exec_module(module)
+    except ImportError as err:
+        for name in [n for n in sys.modules if n == "clap_module" or n.startswith("clap_module.")]:
+            del sys.modules[name]
+        raise ImportError(f"{INSTALL_HINT} (missing: {err.name or err})") from err
+    return module
+
+
+# ---------------------------------------------------------------------------- hub access
+def _hub_endpoint_host() -> str:
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    return urlparse(endpoint).hostname or "huggingface.co"
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to the Hugging Face hub opens within ``timeout`` seconds."""
+    try:
+        socket.create_connection((_hub_endpoint_host(), 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _env_offline() -> bool:
+    flags = (os.environ.get("HF_HUB_OFFLINE"), os.environ.get("TRANSFORMERS_OFFLINE"))
+    return any((f or "").strip().lower() in {"1", "true", "yes", "on"} for f in flags)
+
+
+@contextlib.contextmanager
+def hub_offline(enabled: bool = True):
+    """Within the block, ``transformers`` reads only local files and the hub's cache.
+
+    ``HF_HUB_OFFLINE`` is read once when ``huggingface_hub`` is imported, so setting the
+    environment variable alone is not enough in a running program; the flags those libraries
+    consult are switched too, and everything is restored on exit.
+    """
+    if not enabled:
+        yield
+        return
+    saved_env = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    patched = []
+    for module_name, attr in (
+        ("huggingface_hub.constants", "HF_HUB_OFFLINE"),
+        ("transformers.utils.hub", "_is_offline_mode"),
+    ):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        if hasattr(module, attr):
+            patched.append((module, attr, getattr(module, attr)))
+            setattr(module, attr, True)
+    try:
+        yield
+    finally:
+        for module, attr, value in patched:
+            setattr(module, attr, value)
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+# ---------------------------------------------------------------------------- safe loading
+def _numpy_globals() -> list:
+    """numpy objects a checkpoint may reference for its scalars (metrics), by both names."""
+    core = getattr(np, "_core", None) or np.core
+    scalar = core.multiarray.scalar
+    return [
+        (scalar, "numpy.core.multiarray.scalar"),
+        (scalar, "numpy._core.multiarray.scalar"),
+        (np.dtype, "numpy.dtype"),
+    ] + [
+        (getattr(np.dtypes, n), f"numpy.dtypes.{n}")
+        for n in dir(getattr(np, "dtypes", object()))
+        if n.endswith("DType")
+    ]
+
+
+def _allowed_globals() -> dict[tuple[str, str], object]:
+    allowed = {
+        ("collections", "OrderedDict"): collections.OrderedDict,
+        ("torch._utils", "_rebuild_tensor_v2"): torch._utils._rebuild_tensor_v2,
+        ("torch._utils", "_rebuild_parameter"): torch._utils._rebuild_parameter,
+        ("_codecs", "encode"): codecs.encode,  # how protocol 2 spells bytes
+        ("torch", "Size"): torch.Size,
+    }
+    for obj, dotted in _numpy_globals():
+        module, _, name = dotted.rpartition(".")
+        allowed[(module, name)] = obj
+    return allowed
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """Resolves only allow-listed globals (tensors, OrderedDict, numpy scalars)."""
+
+    def find_class(self, module, name):
+        allowed = _allowed_globals()
+        if (module, name) not in allowed:
+            raise pickle.UnpicklingError(
+                f"the checkpoint refers to {module}.{name}, which is not a tensor or plain data"
+            )
+        return allowed[(module, name)]
+
+
+_restricted_pickle = types.ModuleType("lassnet_restricted_pickle")
+_restricted_pickle.Unpickler = _RestrictedUnpickler
+_restricted_pickle.load = lambda file, **kw: _RestrictedUnpickler(file, **kw).load()
+
+
+def _unpickling_reason(err: Exception) -> str:
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    for line in lines:
+        if "WeightsUnpickler error" in line or "refers to" in line:
+            return line
+    return lines[-1] if lines else repr(err)
+
+
+def _safe_torch_load(path: Path):
+    allow = getattr(torch.serialization, "safe_globals", None)
+    context = allow(_numpy_globals()) if allow is not None else contextlib.nullcontext()
+    try:
+        with context, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*pickle protocol.*")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "Unsupported operand" not in str(err):
+            raise ValueError(
+                f"{path} holds more than tensors and plain data, so it is not loaded "
+                f"(nothing in it was run): {_unpickling_reason(err)}"
+            ) from err
+    # written with pickle protocol >= 4, which the weights-only loader cannot parse:
+    # the same allow-list, enforced by a restricted unpickler
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*pickle protocol.*")
+            return torch.load(
+                path, map_location="cpu", weights_only=False, pickle_module=_restricted_pickle
+            )
+    except pickle.UnpicklingError as err:
+        raise ValueError(
+            f"{path} holds more than tensors and plain data, so it is not loaded "
+            f"(nothing in it was run): {_unpickling_reason(err)}"
+        ) from err
+
+
+def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
+    """Read a LAION-CLAP checkpoint file safely and return the CLAP model's state dict.
+
+    Taught in chapter 4 (QueryNet). Accepts the released layout (a dict whose
+    ``"state_dict"`` has keys prefixed ``module.`` by distributed training) and a bare state
+    dict. Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for a file that is
+    not a tensor checkpoint.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"CLAP checkpoint {path} does not exist")
+    try:
+        payload = _safe_torch_load(path)
+    except (ValueError, FileNotFoundError):
+        raise
+    except Exception as err:  # a truncated or foreign file fails in many ways inside torch
+        raise ValueError(
+            f"{path} is not a readable torch checkpoint ({type(err).__name__}: {err})"
+        ) from err
+    if isinstance(payload, dict) and isinstance(payload.get("state_dict"), dict):
+        state = payload["state_dict"]
+    else:
+        state = payload
+    if not isinstance(state, dict) or not state:
+        raise ValueError(f"{path} holds no state dict (found {type(state).__name__})")
+    if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise ValueError(f"{path}: the state dict must map names to tensors")
+    if all(k.startswith("module.") for k in state):
+        state = {k[len("module.") :]: v for k, v in state.items()}
+    return dict(state)
+
+
+def describe_checkpoint(state: dict[str, torch.Tensor]) -> dict:
+    """Which CLAP a state dict holds: ``{"amodel": name or None, "fusion": bool}``.
+
+    Raises ``ValueError`` when it is not a LAION-CLAP model with a RoBERTa text tower.
+    """
+    if not any(k.startswith("audio_branch.") for k in state) or not any(
+        k.startswith("text_branch.") for k in state
+    ):
+        raise ValueError(
+            "this is not a LAION-CLAP checkpoint (no audio_branch./text_branch. weights); "
+            "AudioSep uses music_speech_audioset_epoch_15_esc_89.98.pt"
+        )
+    if "text_branch.embeddings.word_embeddings.weight" not in state:
+        raise ValueError(
+            "this CLAP checkpoint's text tower is not RoBERTa; only RoBERTa-based checkpoints "
+            "(all released LAION-CLAP ones, and AudioSep's) are supported"
+        )
+    fusion = any(".fusion_model." in k or "mel_conv" in k for k in state)
+    proj = state.get("audio_branch.patch_embed.proj.weight")
+    amodel = HTSAT_WIDTHS.get(int(proj.shape[0])) if proj is not None else None
+    return {"amodel": amodel, "fusion": fusion}
+
+
+def reconcile_keys(
+    state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], amodel: str
+) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """Drop the known drift from ``state`` and check the rest matches ``expected`` exactly.
+
+    Returns ``(state, dropped_keys)``. Raises ``ValueError`` naming the keys for a checkpoint
+    of another model size (shape mismatches) or with missing/extra weights.
+    """
+    dropped = [k for k in KNOWN_DRIFT if k in state and k not in expected]
+    state = {k: v for k, v in state.items() if k not in dropped}
+    mismatched = [
+        f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(expected[k].shape)}"
+        for k, v in state.items()
+        if k in expected and v.shape != expected[k].shape
+    ]
+    if mismatched:
+        raise ValueError(
+            f"the checkpoint is a CLAP of another model size than {amodel!r}: "
+            + "; ".join(mismatched[:3])
+            + (f" (and {len(mismatched) - 3} more)" if len(mismatched) > 3 else "")
+        )
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        raise ValueError(
+            f"the checkpoint does not match laion-clap's {amodel} model: "
+            f"{len(missing)} missing weights {missing[:4]}, "
+            f"{len(unexpected)} unexpected weights {unexpected[:4]}"
+        )
+    return state, dropped
+
+
+# ---------------------------------------------------------------------------- the encoder
+def _fit_clip(clip: torch.Tensor) -> torch.Tensor:
+    """One clip ``(L,)`` → exactly 10 s ``(CLIP_SAMPLES,)``, as CLAP was trained.
+
+    Longer clips keep their central 10 s (deterministic, unlike training's random crop);
+    shorter ones are repeated whole as often as they fit, then zero-padded ("repeatpad").
+    """
+    length = clip.shape[-1]
+    if length >= CLIP_SAMPLES:
+        start = (length - CLIP_SAMPLES) // 2
+        return clip[start : start + CLIP_SAMPLES]
+    repeated = clip.repeat(CLIP_SAMPLES // length)
+    return torch.nn.functional.pad(repeated, (0, CLIP_SAMPLES - repeated.shape[-1]))
+
+
+class CLAPEncoder(QueryEncoder):
+    """LAION-CLAP text and audio embeddings, ``D = 512``, from a checkpoint file.
+
+    Taught in chapter 4 (QueryNet).
+
+    Args:
+        checkpoint: path of a LAION-CLAP checkpoint (AudioSep:
+            ``music_speech_audioset_epoch_15_esc_89.98.pt``, HTS-AT base; or the LAION
+            ``630k-best.pt`` / ``630k-audioset-best.pt``, HTS-AT tiny).
+        amodel: the audio tower (``"HTSAT-tiny"``, ``"HTSAT-base"``, ...); default: read from
+            the checkpoint. A checkpoint of another size is a ``ValueError``.
+        device: where to run (default: CUDA when available, else CPU).
+        offline: use only local files and the hub's cache for ``roberta-base``; default:
+            offline when ``HF_HUB_OFFLINE`` is set or the hub cannot be reached.
+        cache_size, batch_size: see :class:`QueryEncoder`.
+
+    ``embed_text(B strings) -> (B, 512)``; ``embed_audio(wave (B, 1, L), sr) -> (B, 512)``,
+    resampled to 48 kHz and fitted to 10 s. :attr:`dropped_keys` lists the checkpoint keys
+    that were dropped as known drift.
+    """
+
+    name = "clap"
+
+    def __init__(
+        self,
+        checkpoint: str | Path | None = None,
+        amodel: str | None = None,
+        device: str | torch.device | None = None,
+        offline: bool | None = None,
+        cache_size: int = 4096,
+        batch_size: int = 8,
+    ):
+        super().__init__(
+            cache_size=cache_size,
+            batch_size=batch_size,
+            audio_sample_rate=CLAP_SAMPLE_RATE,
+            min_audio_seconds=0.1,
+        )
+        if checkpoint is None:
+            raise ValueError(
+                "the 'clap' query encoder needs a checkpoint file: "
+                "load('clap', checkpoint='music_speech_audioset_epoch_15_esc_89.98.pt') "
+                "(AudioSep's, HTS-AT base) or a LAION 630k checkpoint such as 630k-best.pt"
+            )
+        dev = resolve_device(device)
+        path = Path(checkpoint).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"CLAP checkpoint {path} does not exist")
+        clap_module = import_clap_module()
+        state = read_checkpoint(path)
+        found = describe_checkpoint(state)
+        if found["fusion"]:
+            raise ValueError(
+                f"{path.name} is a feature-fusion CLAP, which is not supported; use a "
+                "non-fusion checkpoint (630k-best.pt, 630k-audioset-best.pt or AudioSep's "
+                "music_speech_audioset_epoch_15_esc_89.98.pt)"
+            )
+        if amodel is None:
+            amodel = found["amodel"]
+            if amodel is None:
+                raise ValueError(
+                    f"cannot tell the audio tower of {path.name}; pass amodel='...' "
+                    f"(one of {', '.join(clap_module.list_models())})"
+                )
+        elif found["amodel"] is not None and found["amodel"] != amodel:
+            raise ValueError(
+                f"{path.name} holds a {found['amodel']} audio tower, not {amodel}: a checkpoint "
+                f"of another model size; use amodel={found['amodel']!r} (or leave it out)"
+            )
+        if amodel not in clap_module.list_models():
+            raise ValueError(
+                f"unknown CLAP audio tower {amodel!r}; one of {clap_module.list_models()}"
+            )
+        if offline is None:
+            offline = _env_offline() or (
+                not Path("roberta-base").is_dir() and not hub_reachable()
+            )
+        model, tokenizer = self._build(clap_module, amodel, bool(offline))
+        state, self.dropped_keys = reconcile_keys(state, model.state_dict(), amodel)
+        model.load_state_dict(state, strict=True)
+        vocab = int(state["text_branch.embeddings.word_embeddings.weight"].shape[0])
+        if len(tokenizer) != vocab:
+            raise ValueError(
+                f"the roberta-base tokenizer found has {len(tokenizer)} tokens but the "
+                f"checkpoint's text tower has {vocab}; is a stray roberta-base/ folder in "
+                "the working directory, or is the hub cache incomplete?"
+            )
+        self.model = model.to(dev)
+        self.tokenizer = tokenizer
+        self.amodel = amodel
+        self.checkpoint = path
+        self._dim = int(model.audio_projection[-1].out_features)
+        self._freeze()
+
+    @staticmethod
+    def _build(clap_module, amodel: str, offline: bool):
+        from transformers import RobertaTokenizer
+
+        try:
+            with hub_offline(offline), warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*meshgrid.*")
+                model, _ = clap_module.create_model(
+                    amodel, "roberta", precision="fp32", device=torch.device("cpu"),
+                    enable_fusion=False,
+                )
+                tokenizer = RobertaTokenizer.from_pretrained("roberta-base")
+        except OSError as err:
+            where = "the Hugging Face hub is unreachable and its cache" if offline else "the hub"
+            raise OSError(
+                "CLAP's text tower is built from the 'roberta-base' tokenizer and weights, but "
+                f"{where} did not provide them ({err}). Run once with a network (they are "
+                "cached under ~/.cache/huggingface), or put a roberta-base/ folder in the "
+                "working directory."
+            ) from err
+        return model, tokenizer
+
+    def _encode_text(self, texts: list[str]) -> torch.Tensor:
+        tokens = self.tokenizer(
+            texts,
+            padding="max_length",
+            truncation=True,
+            max_length=CONTEXT_LENGTH,
+            return_tensors="pt",
+        )
+        batch = {"input_ids": tokens["input_ids"], "attention_mask": tokens["attention_mask"]}
+        return self.model.get_text_embedding(batch)  # (B, 512), moved to the device inside
+
+    def _encode_audio(self, wave: torch.Tensor) -> torch.Tensor:
+        longer = torch.tensor([False])
+        clips = [{"waveform": _fit_clip(clip), "longer": longer} for clip in wave]
+        return self.model.get_audio_embedding(clips)  # (B, 512)
+
+
+# ---------------------------------------------------------------------------- offline demos
+def write_random_roberta(folder: str | Path, texts: list[str] | None = None) -> Path:
+    """Write ``folder/roberta-base``: a small random-weight stand-in for RoBERTa.
+
+    For tests, benchmarks and offline demos only: laion-clap builds its text tower from a
+    ``roberta-base/`` folder in the working directory when there is one, so with this folder
+    a CLAP model can be constructed without the hub. The tokenizer is a byte-level BPE
+    trained on ``texts``; the model has one layer of width 768 (what CLAP's text projection
+    expects). Its embeddings mean nothing; the audio tower's cost is real. Returns the path.
+    """
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import RobertaConfig, RobertaModel
+
+    out = Path(folder) / "roberta-base"
+    out.mkdir(parents=True, exist_ok=True)
+    texts = list(texts or ["a siren wailing", "rain falling on a roof", "a telephone ringing",
+                           "birds chirping", "a bell tolling", "a dog barking"])
+    tokenizer = ByteLevelBPETokenizer()
+    tokenizer.train_from_iterator(
+        texts * 4,
+        vocab_size=320,
+        min_frequency=1,
+        special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
+        show_progress=False,
+    )
+    tokenizer.save_model(str(out))
+    config = RobertaConfig(
+        vocab_size=tokenizer.get_vocab_size(),
+        hidden_size=768,
+        num_hidden_layers=1,
+        num_attention_heads=12,
+        intermediate_size=64,
+        max_position_embeddings=CONTEXT_LENGTH + 23,  # RoBERTa offsets positions by 2
+        type_vocab_size=1,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+    )
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        RobertaModel(config).save_pretrained(str(out))
+    return out
