@@ -1,0 +1,68 @@
+import math
+
+import pytest
+import torch
+
+from lassnet import data, query
+from lassnet.evaluate import EvalReport, evaluate_model, oracle_irm
+from lassnet.model import LASSModel
+from lassnet.paths import SHIPPED_MODEL, data_dir
+from lassnet.separator import SeparationNet
+from lassnet.stft import STFT
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    return query.load("minilm")
+
+
+def test_oracle_irm_beats_the_mixture():
+    items = data.evaluation_mixtures(n_targets=3, sample_rate=16000, duration=1.0, seed=0)
+    mix = torch.stack([it["mixture"] for it in items])
+    tgt = torch.stack([it["target"] for it in items])
+    from lassnet.metrics import si_sdr
+
+    est = oracle_irm(STFT(512, 256), mix, tgt)
+    assert est.shape == mix.shape
+    assert (si_sdr(est, tgt) > si_sdr(mix, tgt) + 5).all()
+
+
+def test_protocol_tables_on_an_untrained_model(encoder):
+    torch.manual_seed(0)
+    model = LASSModel(SeparationNet.from_preset("tiny", condition_dim=encoder.dim), encoder)
+    report = evaluate_model(model, n_targets=4, duration=1.0, progress=False)
+    assert isinstance(report, EvalReport)
+    assert report.methods == ["model", "oracle_irm", "mixture", "wrong_query"]
+    assert len(report.scores("model")) == 4
+    # The mixture is the floor: its improvement is zero by definition.
+    assert all(abs(v) < 1e-6 for v in report.scores("mixture", "si_sdri"))
+    assert report.summary("oracle_irm")["mean"] > 5
+    table = report.table()
+    assert table[-2]["class"] == "overall (mean)" and len(table) == len(report.labels) + 2
+    text = report.to_text()
+    assert "oracle_irm" in text and "overall (median)" in text
+    assert report.to_markdown().count("\n") == len(table) + 1
+    d = report.to_dict()
+    assert set(d["summary"]) == set(report.methods)
+    assert report.examples["best"]["score"] >= report.examples["worst"]["score"]
+    assert math.isfinite(report.examples["best"]["score"])
+
+
+shipped = data_dir() / SHIPPED_MODEL
+
+
+@pytest.mark.skipif(not shipped.is_file(), reason="no shipped model in data/")
+def test_shipped_model_quality(encoder):
+    """The shipped model on the fixed test split (the protocol, 2 mixtures per class)."""
+    model = LASSModel.load(shipped, encoder=encoder)
+    report = evaluate_model(model, n_targets=28, duration=2.0, progress=False)
+    model_mean = report.summary("model")["mean"]
+    assert model_mean >= 8.0, report.to_text()
+    assert min(report.per_class("model").values()) > 0.0, report.to_text()
+    # It listens to the query: the wrong caption scores far lower.
+    assert report.summary("wrong_query")["mean"] < model_mean - 8.0, report.to_text()
+    # And it beats its untrained self by a wide margin.
+    untrained = LASSModel(SeparationNet(model.separator.config), encoder)
+    base = evaluate_model(untrained, n_targets=14, duration=2.0, progress=False,
+                          wrong_query=False)
+    assert model_mean > base.summary("model")["mean"] + 8.0
