@@ -70,8 +70,10 @@ def _evaluate(args) -> None:
     from .paths import shipped_model
 
     model = LASSModel.load(args.checkpoint or shipped_model())
+    options = {"root": args.data_root} if args.data_root else {}
     report = evaluate_model(model, n_targets=args.targets, seed=args.seed,
-                            duration=args.seconds, wrong_query=not args.no_wrong_query)
+                            duration=args.seconds, wrong_query=not args.no_wrong_query,
+                            dataset=args.dataset, **options)
     print(report.to_text())
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -138,13 +140,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
     p.set_defaults(func=_train)
 
-    p = sub.add_parser("evaluate", help="the evaluation protocol on the synthetic test split")
+    p = sub.add_parser("evaluate", help="the evaluation protocol on a test split")
     p.add_argument("--checkpoint", "-c", help="model checkpoint (default: the shipped model)")
     p.add_argument("--targets", type=int, default=56,
                    help="number of target draws (56 = each of the 14 classes 4 times)")
     p.add_argument("--seconds", type=float, default=2.0, help="mixture length")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-wrong-query", action="store_true", help="skip the wrong-query control")
+    p.add_argument("--dataset", default="synthetic",
+                   help="synthetic (default), esc50 (fold 5) or folder (with --data-root)")
+    p.add_argument("--data-root", help="where the dataset lies (ESC-50's cache folder, or the "
+                   "folder of clips with its CSV)")
     p.add_argument("--out", help="also write the report as JSON here")
     p.set_defaults(func=_evaluate)
 

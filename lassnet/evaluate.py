@@ -118,6 +118,8 @@ def evaluate_model(
     batch_size: int = 8,
     mixtures=None,
     progress: bool = True,
+    dataset: str = "synthetic",
+    **dataset_options,
 ) -> EvalReport:
     """Run the protocol on a :class:`~lassnet.model.LASSModel`.
 
@@ -125,16 +127,26 @@ def evaluate_model(
     each of the 14 classes 4 times), each mixed with clips of ``n_interferers`` other classes.
     ``mixtures`` may be given instead (items with ``mixture``, ``target``, ``caption``,
     ``label`` and ``interferer_labels``); by default they are drawn reproducibly from the
-    synthetic corpus's fixed test split (:func:`lassnet.data.evaluation_mixtures`).
+    test split of ``dataset``: the synthetic corpus's fixed test split, or a real dataset by
+    its :func:`lassnet.data.clip_source` name (``"esc50"``: fold 5; ``"folder"``: the rows of
+    the split) with ``dataset_options`` such as ``root=``. The wrong query is a caption of
+    the first interfering class.
     """
     from . import data
 
     sep = model.separator.eval()
     sr = sep.config.sample_rate
+    captions = dict(data.CAPTIONS)
     if mixtures is None:
+        source = None
+        if dataset != "synthetic" or dataset_options:
+            source = data.clip_source(dataset, "test", sr, **dataset_options)
+            for record in getattr(source, "records", []):  # a real dataset's captions
+                if len(record["labels"]) == 1:
+                    captions.setdefault(record["labels"][0], [record["caption"]])
         mixtures = data.evaluation_mixtures(
             n_targets=n_targets, n_interferers=n_interferers, sample_rate=sr,
-            duration=duration, seed=seed,
+            duration=duration, seed=seed, source=source,
         )
     mixtures = list(mixtures)
     report = EvalReport(sample_rate=sr)
@@ -154,7 +166,7 @@ def evaluate_model(
             "mixture": mix,
         }
         if wrong_query:
-            wrong = [data.CAPTIONS[_labels(it["interferer_labels"])[0]][0] for it in items]
+            wrong = [_caption(captions, _labels(it["interferer_labels"])[0]) for it in items]
             est["wrong_query"] = sep(mix, model.embed(wrong).cpu())
         base_sdr, base_si = sdr(mix, tgt).flatten(), si_sdr(mix, tgt).flatten()
         for method, e in est.items():
@@ -177,6 +189,12 @@ def evaluate_model(
     if not math.isfinite(report.summary()["mean"]):
         raise RuntimeError("evaluation produced non-finite scores")
     return report
+
+
+def _caption(captions: dict, label: str) -> str:
+    """The first caption of a class; a class name in words when none is known."""
+    known = captions.get(label)
+    return known[0] if known else label.replace("_", " ")
 
 
 def _labels(value) -> list[str]:
