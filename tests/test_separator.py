@@ -1,3 +1,5 @@
+import os
+
 import pytest
 import torch
 
@@ -151,6 +153,9 @@ def test_save_load_round_trip(tmp_path, tiny):
     x, e = torch.randn(1, 1, 8000), torch.randn(1, 384)
     torch.testing.assert_close(again(x, e), tiny(x, e))
     assert [p.name for p in tmp_path.iterdir()] == ["sep.pt"]  # no temp files left
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # like any file, not mkstemp's 0600
 
 
 def test_corrupt_and_mismatched_checkpoints(tmp_path, tiny):
