@@ -8,6 +8,8 @@ it. In a notebook the returned figure displays itself; elsewhere call ``fig.save
 * :func:`spectrogram_db` computes a dB-scaled magnitude spectrogram ``(F, T)``.
 * :func:`plot_spectrogram` draws one (time in s, frequency in Hz, colour in dB).
 * :func:`plot_corpus` draws one clip of every class of the synthetic corpus in a grid.
+* :func:`plot_similarity` draws a labelled matrix: cosine similarities between query
+  embeddings, or a confusion matrix (taught in chapter 4, "QueryNet").
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from matplotlib.figure import Figure
 
 from .stft import STFT
 
-__all__ = ["spectrogram_db", "plot_spectrogram", "plot_corpus"]
+__all__ = ["spectrogram_db", "plot_spectrogram", "plot_corpus", "plot_similarity"]
 
 
 def _default_n_fft(sample_rate: int) -> int:
@@ -198,4 +200,110 @@ def plot_corpus(
             ax.set_ylabel("")
     image = axes.flat[0].images[0]
     fig.colorbar(image, ax=axes, label="dB", shrink=0.6)
+    return fig
+
+
+def _group_breaks(groups: Sequence[str] | None, n: int, what: str) -> list[int]:
+    """Indices ``i`` where ``groups[i] != groups[i - 1]`` (a line is drawn before them)."""
+    if groups is None:
+        return []
+    groups = list(groups)
+    if len(groups) != n:
+        raise ValueError(f"{what} has {len(groups)} entries for {n} {what.split('_')[0]}s")
+    return [i for i in range(1, n) if groups[i] != groups[i - 1]]
+
+
+def plot_similarity(
+    matrix,
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
+    ax=None,
+    *,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    cmap: str = "viridis",
+    annotate: bool = False,
+    fmt: str = ".2f",
+    row_groups: Sequence[str] | None = None,
+    col_groups: Sequence[str] | None = None,
+    title: str | None = None,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    colorbar: bool = True,
+    colorbar_label: str | None = None,
+    fontsize: float | None = None,
+    figsize: tuple[float, float] | None = None,
+) -> Figure:
+    """Draw a matrix ``(R, C)`` as a labelled heat map; returns the figure.
+
+    For cosine similarities between two sets of embeddings (``a @ b.T``) and for confusion
+    matrices (true class × predicted class). Taught in chapter 4 (QueryNet).
+
+    Args:
+        matrix: ``(R, C)`` tensor or array of finite numbers.
+        row_labels, col_labels: ``R`` and ``C`` tick labels (``None``: no labels).
+        ax: draw into these axes (else a new figure is made).
+        vmin, vmax: colour range (default: the matrix's minimum and maximum).
+        annotate: write each value in its cell with ``format(value, fmt)`` (``fmt="d"`` for
+            counts), in black or white, whichever reads better on the cell's colour.
+        row_groups, col_groups: a group name per row / column (e.g. the class of each caption);
+            a white line is drawn wherever the group changes.
+        title, xlabel, ylabel, colorbar, colorbar_label: as usual.
+        fontsize: of the tick labels (default: smaller for larger matrices).
+        figsize: of a new figure (default: grows with the matrix).
+
+    Raises ``ValueError`` for a matrix that is not 2-D or not finite, or labels or groups of
+    the wrong length.
+    """
+    m = matrix.detach().cpu().numpy() if isinstance(matrix, torch.Tensor) else np.asarray(matrix)
+    if m.ndim != 2 or 0 in m.shape:
+        raise ValueError(f"matrix must be 2-D and non-empty, got shape {m.shape}")
+    if not np.issubdtype(m.dtype, np.number) or not np.isfinite(m).all():
+        raise ValueError("matrix must hold finite numbers (no NaN or Inf)")
+    rows, cols = m.shape
+    for labels, n, what in ((row_labels, rows, "row_labels"), (col_labels, cols, "col_labels")):
+        if labels is not None and len(labels) != n:
+            raise ValueError(f"{what} has {len(labels)} entries for {n} {what.split('_')[0]}s")
+    row_breaks = _group_breaks(row_groups, rows, "row_groups")
+    col_breaks = _group_breaks(col_groups, cols, "col_groups")
+    if ax is None:
+        if figsize is None:
+            figsize = (min(16.0, 2.5 + 0.32 * cols), min(16.0, 1.5 + 0.3 * rows))
+        fig = Figure(figsize=figsize, layout="constrained")
+        ax = fig.add_subplot()
+    fig = ax.figure
+    lo = float(m.min()) if vmin is None else float(vmin)
+    hi = float(m.max()) if vmax is None else float(vmax)
+    if hi <= lo:
+        hi = lo + 1.0
+    image = ax.imshow(m, cmap=cmap, vmin=lo, vmax=hi, aspect="auto", interpolation="nearest")
+    size = fontsize if fontsize is not None else (8 if max(rows, cols) <= 20 else 6)
+    ax.set_xticks(range(cols), list(col_labels) if col_labels is not None else [""] * cols,
+                  rotation=90, fontsize=size)
+    ax.set_yticks(range(rows), list(row_labels) if row_labels is not None else [""] * rows,
+                  fontsize=size)
+    if col_labels is None:
+        ax.tick_params(axis="x", length=0)
+    if row_labels is None:
+        ax.tick_params(axis="y", length=0)
+    for i in row_breaks:
+        ax.axhline(i - 0.5, color="white", linewidth=1.2)
+    for j in col_breaks:
+        ax.axvline(j - 0.5, color="white", linewidth=1.2)
+    if annotate:
+        colormap = image.cmap
+        for (i, j), value in np.ndenumerate(m):
+            shade = colormap(image.norm(value))
+            luminance = 0.299 * shade[0] + 0.587 * shade[1] + 0.114 * shade[2]
+            number = int(value) if fmt.endswith("d") else float(value)
+            ax.text(j, i, format(number, fmt), ha="center", va="center", fontsize=size - 1,
+                    color="black" if luminance > 0.5 else "white")
+    if title:
+        ax.set_title(title)
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    if colorbar:
+        fig.colorbar(image, ax=ax, label=colorbar_label)
     return fig

@@ -5,7 +5,7 @@ import torch
 from matplotlib.figure import Figure
 
 from lassnet.data import CLASSES
-from lassnet.plot import plot_corpus, plot_spectrogram, spectrogram_db
+from lassnet.plot import plot_corpus, plot_similarity, plot_spectrogram, spectrogram_db
 
 
 def _sine(freq, sr=16000, seconds=0.5, amp=1.0):
@@ -65,3 +65,56 @@ def test_plot_corpus_grid(tmp_path):
     assert [ax.get_title() for ax in two.axes if ax.images] == ["a", "b"]
     with pytest.raises(ValueError, match="empty"):
         plot_corpus({})
+
+
+def test_plot_similarity_labels_colours_groups_and_values():
+    before = plt.get_fignums()
+    sim = torch.tensor([[1.0, 0.8, 0.1], [0.8, 1.0, 0.2], [0.1, 0.2, 1.0]])
+    labels = ["a siren", "a police siren", "rain"]
+    fig = plot_similarity(sim, labels, labels, row_groups=["s", "s", "r"],
+                          col_groups=["s", "s", "r"], title="cosine", colorbar_label="cos")
+    assert isinstance(fig, Figure) and plt.get_fignums() == before
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == labels
+    assert [t.get_text() for t in ax.get_xticklabels()] == labels
+    image = ax.images[0]
+    np.testing.assert_allclose(image.get_array(), sim.numpy())
+    assert image.get_clim() == pytest.approx((0.1, 1.0))  # the data's range by default
+    # one group break on each axis: a horizontal and a vertical line at 1.5
+    assert sorted(line.get_ydata()[0] for line in ax.lines if line.get_ydata()[0]
+                  == line.get_ydata()[1]) == [1.5]
+    assert any(line.get_xdata()[0] == line.get_xdata()[1] == 1.5 for line in ax.lines)
+    assert ax.get_title() == "cosine" and len(fig.axes) == 2  # heat map + colour bar
+
+
+def test_plot_similarity_confusion_counts_into_given_axes():
+    confusion = np.array([[5, 1], [0, 6]])
+    host = Figure()
+    ax = host.add_subplot()
+    out = plot_similarity(confusion, ["bell", "drum"], ["bell", "drum"], ax=ax, annotate=True,
+                          fmt="d", vmin=0, colorbar=False, xlabel="predicted", ylabel="true")
+    assert out is host and len(host.axes) == 1
+    texts = [(t.get_position(), t.get_text()) for t in ax.texts]
+    assert texts == [((0, 0), "5"), ((1, 0), "1"), ((0, 1), "0"), ((1, 1), "6")]
+    assert ax.images[0].get_clim() == (0.0, 6.0)
+    assert ax.get_xlabel() == "predicted" and ax.get_ylabel() == "true"
+    # a dark cell gets white text, a bright one black (viridis: low is dark)
+    colours = {t.get_text(): t.get_color() for t in ax.texts}
+    assert colours["0"] == "white" and colours["6"] == "black"
+    rect = plot_similarity(np.zeros((2, 5)) + 0.5)  # no labels, constant matrix
+    assert rect.axes[0].images[0].get_array().shape == (2, 5)
+
+
+@pytest.mark.parametrize(
+    "matrix, kwargs, message",
+    [
+        (np.zeros(3), {}, "2-D"),
+        (np.array([[0.0, np.nan]]), {}, "finite"),
+        (np.zeros((2, 2)), {"row_labels": ["a"]}, "row_labels has 1 entries for 2 rows"),
+        (np.zeros((2, 3)), {"col_labels": ["a", "b"]}, "col_labels"),
+        (np.zeros((2, 2)), {"row_groups": ["a", "b", "c"]}, "row_groups"),
+    ],
+)
+def test_plot_similarity_rejects_bad_input(matrix, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        plot_similarity(matrix, **kwargs)
