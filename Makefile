@@ -5,12 +5,16 @@ CONSTRAINTS := constraints.txt
 NOTEBOOKS := build/notebooks
 PYTEST_FLAGS ?=
 
-.PHONY: help install book test unit-test notebook-test notebooks lint format bench clean
+.PHONY: help install book test unit-test notebook-test notebooks lint format bench clean \
+	colab browser-check chromium
 
 help:
 	@echo "make book   install everything, build the book (executes every chapter) -> book/_build/html"
 	@echo "make test   install everything, run the unit tests and every chapter (fast setting)"
 	@echo "make lint | format | bench | notebooks | clean"
+	@echo "make colab          regenerate the Colab notebooks book/colab/*.ipynb from the chapters"
+	@echo "make browser-check  check the built book's pages, screenshots -> build/screenshots"
+	@echo "make chromium       (optional, root) apt-get install chromium for browser-check"
 
 install:
 	$(PIP) install -q -c $(CONSTRAINTS) -e ".[dev,book,clap]"
@@ -30,8 +34,20 @@ notebooks:
 	$(PYTHON) tools/notebooks.py $(NOTEBOOKS)
 
 notebook-test: notebooks
+	$(PYTHON) tools/notebooks.py --check book/colab
 	LASSNET_FAST=1 $(PYTHON) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider \
 		$(NOTEBOOKS) $(PYTEST_FLAGS)
+
+colab:
+	$(PYTHON) tools/notebooks.py --colab book/colab
+
+browser-check:
+	$(PYTHON) tools/browser_check.py --site book/_build/html --out build/screenshots
+
+# Optional: the headless browser for browser-check (Debian/Ubuntu, as root). Without it,
+# browser-check still checks the HTML and says that it skipped the screenshots.
+chromium:
+	apt-get update && apt-get install -y chromium
 
 lint:
 	$(PYTHON) -m ruff check lassnet tests benchmarks tools
