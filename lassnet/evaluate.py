@@ -9,6 +9,10 @@ model, the same table is computed for
 * the **oracle ideal ratio mask** on the model's own STFT (the ceiling of a masking model),
 * the **wrong query**: the caption of one of the interfering classes — a model that listens
   to its query must score clearly lower.
+
+For reading a report: :func:`plot_per_class` (a bar chart per class and method),
+:func:`plot_example` (spectrograms of a mixture, its target and the estimate on one colour
+scale) and :func:`active_fraction` (how sparse a sound is, for failure analysis).
 """
 
 from __future__ import annotations
@@ -22,7 +26,14 @@ import torch
 from .masks import ideal_ratio_mask
 from .metrics import sdr, si_sdr
 
-__all__ = ["EvalReport", "evaluate_model", "oracle_irm"]
+__all__ = [
+    "EvalReport",
+    "evaluate_model",
+    "oracle_irm",
+    "active_fraction",
+    "plot_per_class",
+    "plot_example",
+]
 
 METHODS = ("model", "oracle_irm", "mixture", "wrong_query")
 
@@ -200,3 +211,83 @@ def _caption(captions: dict, label: str) -> str:
 def _labels(value) -> list[str]:
     """Interferer labels as a list (datasets give a comma-separated string)."""
     return [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value)
+
+
+# --------------------------------------------------------------------------- analysis & figures
+def active_fraction(wave, sample_rate: int, threshold_db: float = -30.0,
+                    frame_seconds: float = 0.032) -> torch.Tensor:
+    """How much of the time a sound is *on*: the fraction of frames whose energy lies within
+    ``threshold_db`` dB of the loudest frame of the same signal.
+
+    ``wave``: ``(..., L)`` tensor or array, cut into non-overlapping frames of
+    ``frame_seconds`` (a last partial frame is dropped unless it is the only one). Returns
+    ``(...)`` in ``[0, 1]``: near 1 for a continuous sound (wind, hum), small for a sparse one
+    (clock ticks, drops). A silent signal gives 0. Used in chapter 8's failure analysis.
+    """
+    x = torch.as_tensor(wave, dtype=torch.float64)
+    if x.dim() == 0 or x.shape[-1] == 0:
+        raise ValueError(f"wave must have shape (..., samples), got {tuple(x.shape)}")
+    if threshold_db >= 0:
+        raise ValueError(f"threshold_db must be negative, got {threshold_db}")
+    frame = max(1, int(round(frame_seconds * sample_rate)))
+    n = max(1, x.shape[-1] // frame)
+    if x.shape[-1] < frame:
+        x = torch.nn.functional.pad(x, (0, frame - x.shape[-1]))
+    energy = x[..., : n * frame].unflatten(-1, (n, frame)).square().sum(-1)  # (..., n)
+    loudest = energy.amax(-1, keepdim=True)  # (..., 1)
+    active = (energy >= loudest * 10 ** (threshold_db / 10)) & (loudest > 0)
+    return active.to(torch.float64).mean(-1)
+
+
+def plot_per_class(report: EvalReport, metric: str = "si_sdri", methods=None, ax=None):
+    """Horizontal bars of the mean ``metric`` per class for each method (default: every method
+    but the mixture, whose improvement is 0 by definition), classes sorted by the model's
+    score, best at the top. Returns the figure (taught in chapter 8)."""
+    from matplotlib.figure import Figure
+
+    methods = [m for m in report.methods if m != "mixture"] if methods is None else list(methods)
+    unknown = [m for m in methods if m not in report.methods]
+    if not methods or unknown:
+        raise ValueError(f"methods must be some of {report.methods}, got {methods}")
+    per = {m: report.per_class(m, metric) for m in methods}
+    order = sorted(report.labels, key=lambda lab: per[methods[0]][lab])  # worst first
+    if ax is None:
+        fig = Figure(figsize=(7.5, 0.13 * len(order) * len(methods) + 1.2),
+                     layout="constrained")
+        ax = fig.add_subplot()
+    fig = ax.figure
+    height = 0.8 / len(methods)
+    for i, m in enumerate(methods):
+        offset = (len(methods) - 1 - i - (len(methods) - 1) / 2) * height
+        ax.barh([k + offset for k in range(len(order))], [per[m][lab] for lab in order],
+                height=height, label=m, color=f"C{i}")
+    ax.set_yticks(range(len(order)), [lab.replace("_", " ") for lab in order])
+    ax.axvline(0.0, color="0.3", lw=0.8)
+    ax.set_xlabel(f"mean {metric} (dB)")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def plot_example(waves, sample_rate: int, title: str | None = None, db_range: float = 80.0,
+                 panel_size: tuple[float, float] = (4.0, 2.6)):
+    """Spectrograms of several signals side by side on one colour scale (the loudest bin of
+    all of them), e.g. ``{"mixture": x, "target": s, "estimate": ŝ}``; each wave ``(L,)`` or
+    ``(1, L)``. Returns the figure (taught in chapter 8)."""
+    from matplotlib.figure import Figure
+
+    from .plot import plot_spectrogram, spectrogram_db
+
+    if not waves:
+        raise ValueError("waves must not be empty")
+    top = max(float(spectrogram_db(w, sample_rate)[0].max()) for w in waves.values())
+    fig = Figure(figsize=(panel_size[0] * len(waves), panel_size[1]), layout="constrained")
+    axes = fig.subplots(1, len(waves), sharey=True, squeeze=False)[0]
+    for i, (ax, (name, wave)) in enumerate(zip(axes, waves.items(), strict=True)):
+        plot_spectrogram(wave, sample_rate, ax, vmax=top, db_range=db_range,
+                         colorbar=i == len(waves) - 1, title=name)
+        if i:
+            ax.set_ylabel("")
+    if title:
+        fig.suptitle(title)
+    return fig
