@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import html
 import io
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from matplotlib import rc_context
 from matplotlib.figure import Figure
 
 from .masks import ideal_ratio_mask
@@ -231,10 +233,13 @@ def _draw_map(ax, values: torch.Tensor, result: Separation, title: str, **style)
         extent=(-dt / 2, (frames - 0.5) * dt, -df / 2, float(result.freqs[-1]) + df / 2),
         **style,
     )
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("frequency (Hz)")
     return image
+
+
+_FONT_SIZE = 8.5  # the figure is 10.5 in wide and is shown about 7 in wide on a book page
 
 
 def plot_separation(result: Separation, db_range: float = 80.0) -> Figure:
@@ -246,17 +251,24 @@ def plot_separation(result: Separation, db_range: float = 80.0) -> Figure:
     scores = result.scores
     title = f"estimate for “{result.query}”"
     if scores is not None:
-        title += f"\nSI-SDR {scores['estimate']:.1f} dB (the mixture: {scores['mixture']:.1f} dB)"
+        title += f"\nSI-SDR {scores['estimate']:.1f} dB (mixture: {scores['mixture']:.1f} dB)"
     waves.append((title, result.estimate))
     if result.reference is not None:
         name = _pretty(result.reference_label) if result.reference_label else "the target"
         waves.append((f"reference\n{name}", result.reference))
     top = max(float(spectrogram_db(w, sr)[0].max()) for _, w in waves)
-    fig = Figure(figsize=(14, 6.4), layout="constrained")
+    with rc_context({"font.size": _FONT_SIZE, "axes.titlesize": _FONT_SIZE + 0.5}):
+        fig = Figure(figsize=(10.5, 6.0), layout="constrained")
+        _draw_separation(fig, result, waves, top, db_range)
+    return fig
+
+
+def _draw_separation(fig: Figure, result: Separation, waves, top: float, db_range: float):
+    sr = result.sample_rate
     axes = fig.subplots(2, 3, sharex=True, sharey=True)
     for ax, (name, wave) in zip(axes[0], waves, strict=False):
         plot_spectrogram(wave, sr, ax, vmax=top, db_range=db_range, colorbar=False)
-        ax.set_title(name, fontsize=10)
+        ax.set_title("\n".join(textwrap.fill(line, 36) for line in name.splitlines()))
     fig.colorbar(axes[0, 0].images[0], ax=axes[0, :], label="dB", shrink=0.9)
     mask_image = _draw_map(axes[1, 0], result.mag_mask, result, "magnitude mask M",
                            cmap="viridis", vmin=0.0, vmax=1.0)
@@ -281,7 +293,8 @@ def plot_separation(result: Separation, db_range: float = 80.0) -> Figure:
             ax.set_xlabel("")
         if not ax.get_subplotspec().is_first_col():
             ax.set_ylabel("")
-    return fig
+    for ax in fig.axes:  # colour bars included; ticks are made lazily, so fix their size now
+        ax.tick_params(labelsize=_FONT_SIZE - 0.5)
 
 
 def audio_players(result: Separation) -> str:
@@ -297,15 +310,16 @@ def audio_players(result: Separation) -> str:
         clips.append((f"reference: {name}", result.reference))
     peak = max(float(w.abs().max()) for _, w in clips)
     gain = 0.9 / peak if peak > 0 else 1.0
-    cells = []
+    rows = []
     for name, wave in clips:
         player = Audio((wave * gain).clamp(-1, 1).numpy(), rate=result.sample_rate,
                        normalize=False)
-        cells.append(
-            f'<td style="padding:0 1em 0 0"><div><b>{html.escape(name)}</b></div>'
-            f"{player._repr_html_()}</td>"
+        rows.append(
+            '<tr><td style="padding:0 1em 0 0; text-align:left; vertical-align:middle; '
+            f'width:16em"><b>{html.escape(name)}</b></td><td>{player._repr_html_()}</td></tr>'
         )
-    return f'<table class="lassnet-players"><tr>{"".join(cells)}</tr></table>'
+    return ('<table class="lassnet-players" style="margin:0.5em 0; border:none">'
+            f'{"".join(rows)}</table>')
 
 
 def show_separation(result: Separation) -> None:

@@ -95,3 +95,21 @@ def test_front_page_redirect_is_followed(site):
     assert url.endswith("/intro.html") and name == "index.png"
     url, name = browser_check._page_url(site, "intro.html#a-demo")
     assert url.endswith("/intro.html#a-demo") and name == "intro-a-demo.png"
+
+
+def test_trim_bottom_cuts_the_empty_window(tmp_path):
+    np = pytest.importorskip("numpy")
+    image = pytest.importorskip("PIL.Image")
+    pixels = np.full((900, 40, 3), 255, dtype=np.uint8)
+    pixels[:, 5] = 200  # a sidebar line that runs to the bottom
+    pixels[100:120, 10:30] = 0  # content, a short gap, more content
+    pixels[200:220, 10:30] = 0
+    pixels[880:890, 10:30] = 90  # a footer pinned to the window's bottom
+    path = tmp_path / "shot.png"
+    image.fromarray(pixels).save(path)
+    browser_check.trim_bottom(path, margin=10, min_gap=300)
+    with image.open(path) as trimmed:
+        assert trimmed.size == (40, 230)
+    browser_check.trim_bottom(path, margin=10, min_gap=300)  # nothing long left to cut
+    with image.open(path) as again:
+        assert again.size == (40, 230)

@@ -143,9 +143,11 @@ def find_browser() -> str | None:
     return None
 
 
-def screenshot(browser: str, url: str, out: Path, width: int = 1280, height: int = 2400,
+def screenshot(browser: str, url: str, out: Path, width: int = 1280, height: int = 16000,
                timeout: float = 120.0) -> None:
-    """Save a ``width × height`` screenshot of ``url`` to ``out`` (PNG) with headless Chromium."""
+    """Save a screenshot of ``url`` to ``out`` (PNG) with headless Chromium: a window
+    ``width`` wide and ``height`` tall (tall enough for a whole chapter), with the empty space
+    below the page's end cut off."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as profile:
         command = [
@@ -157,6 +159,27 @@ def screenshot(browser: str, url: str, out: Path, width: int = 1280, height: int
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     if not out.is_file():
         raise RuntimeError(f"no screenshot of {url}: {done.stderr.strip()[-500:]}")
+    trim_bottom(out)
+
+
+def trim_bottom(path: Path, margin: int = 40, min_gap: int = 300) -> None:
+    """Cut the empty window below the page's end from a PNG screenshot: the last run of at
+    least ``min_gap`` identical rows (and the footer that the theme pins below it) goes,
+    ``margin`` rows of it stay. Needs Pillow (matplotlib's dependency)."""
+    try:
+        import numpy as np
+        from PIL import Image
+    except ImportError:
+        return
+    with Image.open(path) as image:
+        pixels = np.asarray(image.convert("RGB"))
+    repeat = np.r_[False, (pixels[1:] == pixels[:-1]).all(axis=(1, 2))]  # row == row above
+    starts = np.flatnonzero(~repeat)  # where each run of identical rows begins
+    lengths = np.diff(np.r_[starts, len(pixels)])
+    long = np.flatnonzero(lengths >= min_gap)
+    if long.size:
+        end = int(starts[long[-1]]) + margin
+        Image.fromarray(pixels[:end]).save(path)
 
 
 def _page_url(site: Path, page: str) -> tuple[str, str]:
@@ -181,7 +204,8 @@ def main(argv=None) -> int:
     parser.add_argument("--demo", nargs="+", default=["intro.html"],
                         help="pages that must show figures and audio players")
     parser.add_argument("--pages", nargs="+", default=None,
-                        help="pages to screenshot (default: index.html, the demo, a chapter)")
+                        help="pages to screenshot (default: index.html, i.e. the introduction "
+                        "with the demo, and the first chapter)")
     args = parser.parse_args(argv)
     if not (args.site / "index.html").is_file():
         print(f"no built book at {args.site}: build it first (`make book`)", file=sys.stderr)
@@ -197,7 +221,7 @@ def main(argv=None) -> int:
               "apt-get install chromium)")
     else:
         chapters = [p.stem for p in _notebooks_tool().chapters()]
-        pages = args.pages or ["index.html", "intro.html#a-demo",
+        pages = args.pages or ["index.html",
                                f"{chapters[1] if len(chapters) > 1 else chapters[0]}.html"]
         for page in pages:
             url, name = _page_url(args.site, page)
