@@ -264,7 +264,7 @@ def plot_per_class(report: EvalReport, metric: str = "si_sdri", methods=None, ax
     ax.set_yticks(range(len(order)), [lab.replace("_", " ") for lab in order])
     ax.axvline(0.0, color="0.3", lw=0.8)
     ax.set_xlabel(f"mean {metric} (dB)")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)  # beside the bars
     ax.grid(axis="x", alpha=0.3)
     return fig
 
