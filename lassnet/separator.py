@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -368,8 +369,9 @@ def safe_load(path: str | os.PathLike, map_location="cpu"):
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # corrupt zip, truncated file, disallowed pickle globals, ...
+        first = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).splitlines()[0]  # no terminal colours
         raise CheckpointError(
-            f"{path}: cannot read checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+            f"{path}: cannot read checkpoint ({type(exc).__name__}: {first})"
         ) from exc
 
 

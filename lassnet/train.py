@@ -439,10 +439,20 @@ class Trainer:
 
             bar = tqdm(total=cfg.steps, initial=self.step, desc=f"training {cfg.name}",
                        unit="step", dynamic_ncols=True)
-        old_handler = _install_sigterm()
+        signals = _DeferredSignals()
+        signals.install()
         try:
             for batch in loader:
-                loss = self.train_step(batch)
+                before = self.step
+                signals.busy = True
+                try:
+                    loss = self.train_step(batch)
+                except (KeyboardInterrupt, _Stop):
+                    if self.step == before:  # stopped inside the step: its state may be torn
+                        raise _Abandon() from None
+                    raise
+                finally:
+                    signals.busy = False
                 losses.append(loss)
                 if bar is not None:
                     bar.update(1)
@@ -462,6 +472,13 @@ class Trainer:
                                             val_si_sdri=f"{scores['si_sdri']:.1f} dB")
                 if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
                     self.save_checkpoint()
+                if signals.pending:  # Ctrl-C / SIGTERM arrived during the step
+                    raise _Stop()
+        except _Abandon:
+            if bar is not None:
+                bar.write(f"stopped in the middle of step {self.step + 1}; the last checkpoint in "
+                          f"{self.out_dir} is kept; run again to resume from it")
+            raise KeyboardInterrupt from None
         except (KeyboardInterrupt, _Stop):
             self.save_checkpoint()
             if bar is not None:
@@ -471,7 +488,7 @@ class Trainer:
         finally:
             if bar is not None:
                 bar.close()
-            _restore_sigterm(old_handler)
+            signals.restore()
         return {
             "steps": self.step,
             "new_steps": self.step - start_step,
@@ -543,17 +560,37 @@ def plot_curves(run_dir: str | os.PathLike, ax=None):
 
 
 # --------------------------------------------------------------------------- signals
-def _raise_stop(signum, frame):
-    raise _Stop()
+class _Abandon(Exception):
+    """Stopped inside a training step: the in-memory state may be half-updated."""
 
 
-def _install_sigterm():
-    try:
-        return signal.signal(signal.SIGTERM, _raise_stop)
-    except ValueError:  # not in the main thread
-        return None
+class _DeferredSignals:
+    """Ctrl-C (SIGINT) and SIGTERM that arrive while a training step runs are held until the
+    step is complete, so the checkpoint written on the way out is never a torn state (half an
+    optimiser update, batch-norm statistics one step ahead). Between steps, or on a second
+    signal during a step, they stop at once (a second one abandons the step and keeps the
+    previous checkpoint). Outside the main thread signals cannot be caught: nothing changes.
+    """
 
+    def __init__(self):
+        self.busy = False
+        self.pending = False
+        self._old: dict = {}
 
-def _restore_sigterm(old) -> None:
-    if old is not None:
-        signal.signal(signal.SIGTERM, old)
+    def install(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not in the main thread
+                return
+
+    def restore(self) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        self._old.clear()
+
+    def _handle(self, signum, frame):
+        if self.busy and not self.pending:
+            self.pending = True
+            return
+        raise KeyboardInterrupt if signum == signal.SIGINT else _Stop()

@@ -177,6 +177,11 @@ def test_corrupt_and_mismatched_checkpoints(tmp_path, tiny):
     torch.save(payload, wrong)
     with pytest.raises(CheckpointError, match="shape mismatch"):
         SeparationNet.load(wrong)
+    code = tmp_path / "code.pt"  # a pickle that would run code on load is refused, plainly
+    torch.save({"config": payload["config"], "hook": os.system}, code)
+    with pytest.raises(CheckpointError, match="cannot read") as info:
+        SeparationNet.load(code)
+    assert "\x1b" not in str(info.value)
 
 
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])

@@ -96,6 +96,49 @@ def test_ctrl_c_saves_and_resumes_exactly(tmp_path, encoder, straight, monkeypat
     assert_same_weights(weights(tmp_path), weights(straight))
 
 
+def test_real_ctrl_c_inside_a_step_waits_for_the_step_to_finish(tmp_path, encoder, straight):
+    """SIGINT between the optimiser update and the step counter: the step completes, the
+    checkpoint is consistent, and resuming gives the uninterrupted run's weights."""
+    trainer = Trainer(small_config(checkpoint_every=100), tmp_path, encoder=encoder,
+                      progress=False)
+    real_optimizer_step = trainer.optimizer.step
+
+    def optimizer_step_then_signal(*args, **kwargs):
+        result = real_optimizer_step(*args, **kwargs)
+        if trainer.step == 3:  # inside step 4: weights updated, scheduler and counter not yet
+            os.kill(os.getpid(), signal.SIGINT)
+        return result
+
+    trainer.optimizer.step = optimizer_step_then_signal
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    assert torch.load(tmp_path / CHECKPOINT, weights_only=True)["step"] == 4
+    Trainer(small_config(), tmp_path, encoder=encoder, progress=False).fit()
+    assert_same_weights(weights(tmp_path), weights(straight))
+
+
+def test_second_ctrl_c_abandons_the_step_and_keeps_the_last_checkpoint(tmp_path, encoder,
+                                                                       straight):
+    trainer = Trainer(small_config(checkpoint_every=2), tmp_path, encoder=encoder,
+                      progress=False)
+    real_optimizer_step = trainer.optimizer.step
+
+    def optimizer_step_then_two_signals(*args, **kwargs):
+        result = real_optimizer_step(*args, **kwargs)
+        if trainer.step == 2:  # inside step 3
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+        return result
+
+    trainer.optimizer.step = optimizer_step_then_two_signals
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit()
+    assert torch.load(tmp_path / CHECKPOINT, weights_only=True)["step"] == 2  # not the torn 3
+    Trainer(small_config(), tmp_path, encoder=encoder, progress=False).fit()
+    assert_same_weights(weights(tmp_path), weights(straight))
+
+
 def test_mismatched_and_corrupt_checkpoints(tmp_path, encoder, straight):
     run = tmp_path / "run"
     run.mkdir()
