@@ -6,7 +6,7 @@ NOTEBOOKS := build/notebooks
 PYTEST_FLAGS ?=
 
 .PHONY: help install book test unit-test notebook-test notebooks lint format bench clean \
-	colab browser-check chromium
+	colab browser-check chromium classroom
 
 help:
 	@echo "make book   install everything, build the book (executes every chapter) -> book/_build/html"
@@ -14,6 +14,7 @@ help:
 	@echo "make lint | format | bench | notebooks | clean"
 	@echo "make colab          regenerate the Colab notebooks book/colab/*.ipynb from the chapters"
 	@echo "make browser-check  check the built book's pages, screenshots -> build/screenshots"
+	@echo "make classroom      student + teacher notebooks of the exercises -> build/classroom"
 	@echo "make chromium       (optional, root) apt-get install chromium for browser-check"
 
 install:
@@ -40,6 +41,12 @@ notebook-test: notebooks
 
 colab:
 	$(PYTHON) tools/notebooks.py --colab book/colab
+
+# Exercises for a class: build/classroom/student (solutions replaced by stubs) and
+# build/classroom/teacher (solutions kept); `python tools/exercises.py check DIR` runs the checkers.
+classroom:
+	rm -rf build/classroom
+	$(PYTHON) tools/exercises.py generate build/classroom
 
 browser-check:
 	$(PYTHON) tools/browser_check.py --site book/_build/html --out build/screenshots

@@ -1,0 +1,175 @@
+"""Student and teacher notebooks from the book (tools/exercises.py, `make classroom`).
+
+The generator runs into a temporary folder; then only the exercise cells of each notebook are
+executed in-process (the chapters themselves are not run): every teacher exercise passes its
+checker, and every student stub makes its checker return FAIL without crashing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from lassnet.exercises import EXERCISES
+
+ROOT = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("classroom", ROOT / "tools" / "exercises.py")
+classroom = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = classroom  # dataclasses look their module up there
+_spec.loader.exec_module(classroom)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    out = tmp_path_factory.mktemp("classroom")
+    paths = classroom.generate(out)
+    return out, paths
+
+
+def _notebooks(out: Path, kind: str):
+    return {p.stem: nbformat.read(p, as_version=4) for p in sorted((out / kind).glob("*.ipynb"))}
+
+
+def test_strip_solutions_keeps_the_signature_and_the_indentation():
+    source = (
+        "import torch\n\n\ndef f(x):\n    \"\"\"Doc.\"\"\"\n    ### BEGIN SOLUTION\n"
+        "    y = x + 1\n    return y\n    ### END SOLUTION\n"
+    )
+    student = classroom.strip_solutions(source, "add one")
+    assert student == (
+        "import torch\n\n\ndef f(x):\n    \"\"\"Doc.\"\"\"\n    # YOUR CODE HERE\n"
+        "    raise NotImplementedError('add one')"
+    )
+    namespace = {}
+    exec(student, namespace)
+    with pytest.raises(NotImplementedError, match="add one"):
+        namespace["f"](1)
+
+
+@pytest.mark.parametrize("broken", [
+    "### BEGIN SOLUTION\nx = 1\n",
+    "x = 1\n### END SOLUTION\n",
+    "### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION\n",
+])
+def test_unbalanced_markers_are_refused(broken):
+    with pytest.raises(ValueError):
+        classroom.strip_solutions(broken, "hint")
+
+
+def test_both_versions_exist_for_every_chapter_with_an_exercise(generated):
+    out, paths = generated
+    chapters = {EXERCISES[name].chapter for name in EXERCISES}
+    for kind in ("student", "teacher"):
+        assert {p.stem for p in (out / kind).glob("*.ipynb")} == chapters
+    assert len(paths) == 2 * len(chapters)
+
+
+def test_every_exercise_is_in_the_book_exactly_once(generated):
+    out, _ = generated
+    found = []
+    for stem, nb in _notebooks(out, "teacher").items():
+        for cells in classroom.exercise_cells(nb):
+            assert EXERCISES[cells.name].chapter == stem
+            assert cells.solution and cells.checker, cells.name
+            found.append(cells.name)
+    assert sorted(found) == sorted(EXERCISES) and len(found) >= 8
+
+
+def test_student_notebooks_hold_no_solution_and_show_the_stub(generated):
+    out, _ = generated
+    teacher, student = _notebooks(out, "teacher"), _notebooks(out, "student")
+    for stem, nb in student.items():
+        t_nb = teacher[stem]
+        assert len(nb.cells) == len(t_nb.cells)
+        for s_cell, t_cell in zip(nb.cells, t_nb.cells, strict=True):
+            assert classroom.BEGIN not in s_cell.source and classroom.END not in s_cell.source
+            if classroom.BEGIN in t_cell.source:
+                name = t_cell.metadata["exercise"]
+                assert "raise NotImplementedError" in s_cell.source
+                assert EXERCISES[name].hint in s_cell.source
+                assert f"def {EXERCISES[name].function}(" in s_cell.source
+                # The site collapses the solution ("Show the solution"); students see the stub.
+                assert "hide-input" in t_cell.metadata["tags"]
+                assert "solution" in t_cell.metadata["mystnb"]["code_prompt_show"]
+                assert "hide-input" not in s_cell.metadata.get("tags", [])
+                assert "mystnb" not in s_cell.metadata
+            else:  # everything outside the solution blocks is the same
+                assert s_cell.source == t_cell.source
+
+
+@pytest.mark.parametrize("use_checker_cell", [True, False], ids=["checker-cell", "grading"])
+def test_teacher_exercises_pass_and_student_stubs_fail_cleanly(generated, use_checker_cell):
+    out, _ = generated
+    for kind in ("teacher", "student"):
+        rows = classroom.check_notebooks(sorted((out / kind).glob("*.ipynb")), use_checker_cell)
+        assert sorted(r.exercise for _, r in rows) == sorted(EXERCISES)
+        for path, result in rows:
+            if kind == "teacher":
+                assert result.passed, f"{path.name}: {result.message}"
+            else:
+                assert not result.passed and result.error == "NotImplementedError", result.message
+                assert result.message.startswith(f"FAIL {result.exercise}")
+
+
+def test_check_command_exit_status(generated, capsys):
+    out, _ = generated
+    assert classroom.main(["check", str(out / "teacher")]) == 0
+    assert f"{len(EXERCISES)} of {len(EXERCISES)} exercises pass" in capsys.readouterr().out
+    assert classroom.main(["check", str(out / "student")]) == 1
+    assert f"0 of {len(EXERCISES)} exercises pass" in capsys.readouterr().out
+
+
+def test_a_broken_solution_cell_is_a_fail_not_a_crash():
+    cells = classroom.ExerciseCells("si_sdr", "def si_sdr_db(estimate, reference)\n", None)
+    result = classroom.run_exercise(cells)
+    assert not result and "SyntaxError" in result.message
+    cells = classroom.ExerciseCells("si_sdr", "x = 1\n", None)
+    assert "does not define si_sdr_db" in classroom.run_exercise(cells).message
+
+
+def test_nbgrader_version_marks_cells_and_asserts_in_checker_cells(tmp_path):
+    classroom.generate(tmp_path, nbgrader=True)
+    nb = nbformat.read(tmp_path / "student" / "exercises.ipynb", as_version=4)
+    marked = [c for c in nb.cells if "nbgrader" in c.metadata]
+    answers = [c for c in marked if c.metadata["nbgrader"]["solution"]]
+    tests = [c for c in marked if c.metadata["nbgrader"]["grade"]]
+    assert len(answers) == len(tests) == sum(e.chapter == "exercises" for e in EXERCISES.values())
+    assert all(c.metadata["nbgrader"]["points"] == 1 for c in tests)
+    assert all("assert result" in c.source for c in tests)
+    # Graded strictly, a stub's checker cell raises (nbgrader scores that as 0 points) ...
+    rows = classroom.check_notebooks([tmp_path / "student" / "exercises.ipynb"], True)
+    assert all(not r and "AssertionError" in r.message for _, r in rows)
+    # ... and the teacher's passes.
+    rows = classroom.check_notebooks([tmp_path / "teacher" / "exercises.ipynb"], True)
+    assert all(r.passed for _, r in rows)
+
+
+def test_time_runs_each_chapter_with_or_without_the_fast_switch(tmp_path):
+    header = ("---\njupytext:\n  text_representation:\n    extension: .md\n    format_name: myst\n"
+              "    format_version: 0.13\nkernelspec:\n  display_name: Python 3\n"
+              "  language: python\n  name: python3\n---\n")
+    check = ("```{code-cell} ipython3\nimport os\n"
+             "assert os.environ.get('LASSNET_FAST') == FLAG\n```\n")
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n"
+                                       "  - file: 01_one\n  - file: guide\n")
+    (tmp_path / "intro.md").write_text(header + "# Intro\n\n" + check.replace("FLAG", "'1'"))
+    (tmp_path / "01_one.md").write_text(header + "# One\n\n" + check.replace("FLAG", "'1'"))
+    (tmp_path / "guide.md").write_text("# A page without code\n")
+    rows = classroom.time_chapters(fast=True, book=tmp_path)
+    assert [stem for stem, _ in rows] == ["intro", "01_one"] and all(s > 0 for _, s in rows)
+    (tmp_path / "01_one.md").write_text(header + "# One\n\n" + check.replace("FLAG", "None"))
+    assert [stem for stem, _ in classroom.time_chapters(["01_one"], book=tmp_path)] == ["01_one"]
+
+
+def test_the_course_guide_is_a_plain_page_in_the_book():
+    import jupytext
+
+    guide = ROOT / "book" / "course_guide.md"
+    assert "course_guide" in [p.stem for p in classroom._notebooks_tool().chapters()]
+    # Shell examples must stay text: a code cell here would be run by nbval as Python.
+    assert all(c.cell_type == "markdown" for c in jupytext.read(guide).cells)
+    assert "make classroom" in guide.read_text()
