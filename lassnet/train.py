@@ -80,6 +80,8 @@ class TrainConfig:
     batch_size: int = 8
     lr: float = 1e-3
     warmup_steps: int = 100
+    decay_steps: int = 0  # the last decay_steps steps anneal the lr to min_lr (cosine); 0: none
+    min_lr: float = 0.0
     weight_decay: float = 0.0
     amsgrad: bool = True
     grad_clip: float | None = None
@@ -105,6 +107,22 @@ class TrainConfig:
         for name in ("steps", "batch_size", "log_every", "checkpoint_every", "validate_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
+        if not 0 <= self.decay_steps <= self.steps:
+            raise ValueError(f"decay_steps must be in [0, steps={self.steps}]")
+        if not 0.0 <= self.min_lr <= self.lr:
+            raise ValueError("min_lr must be in [0, lr]")
+
+    def lr_factor(self, step: int) -> float:
+        """The learning rate at ``step`` (0-based) as a fraction of ``lr``: linear warm-up over
+        ``warmup_steps``, constant (AudioSep's schedule), then, if ``decay_steps``, a cosine
+        down to ``min_lr`` over the last ``decay_steps`` steps."""
+        factor = min(1.0, (step + 1) / max(1, self.warmup_steps))
+        start = self.steps - self.decay_steps
+        if self.decay_steps and step >= start:
+            floor = self.min_lr / self.lr if self.lr else 0.0
+            t = min(1.0, (step - start + 1) / self.decay_steps)
+            factor *= floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * t))
+        return factor
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -283,9 +301,9 @@ class Trainer:
             self.model.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay,
             amsgrad=self.cfg.amsgrad,
         )
-        warmup = max(1, self.cfg.warmup_steps)
+        cfg = self.cfg
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda s: min(1.0, (s + 1) / warmup)
+            self.optimizer, lambda step: cfg.lr_factor(step)  # a function: not pickled
         )
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.cfg.precision == "float16")
         self.step = 0
@@ -347,6 +365,14 @@ class Trainer:
         load_state(self.model, payload["state_dict"], str(path))
         self.optimizer.load_state_dict(payload["optimizer"])
         self.scheduler.load_state_dict(payload["scheduler"])
+        # The optimiser stored the lr its own config scheduled for the next step; take it from
+        # this config's schedule instead, so that a run extended with more steps or a cool-down
+        # is the same as one trained straight with the new config.
+        factor = self.cfg.lr_factor(self.scheduler.last_epoch)
+        for group, base in zip(self.optimizer.param_groups, self.scheduler.base_lrs,
+                               strict=True):
+            group["lr"] = base * factor
+        self.scheduler._last_lr = [group["lr"] for group in self.optimizer.param_groups]
         self.scaler.load_state_dict(payload["scaler"])
         _set_rng_state(payload["rng"])
         self.step = int(payload["step"])

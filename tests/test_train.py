@@ -139,6 +139,26 @@ def test_second_ctrl_c_abandons_the_step_and_keeps_the_last_checkpoint(tmp_path,
     assert_same_weights(weights(tmp_path), weights(straight))
 
 
+def test_cool_down_schedule_and_extending_a_finished_run(tmp_path, encoder):
+    """warm-up, constant, cosine cool-down; a run trained to its end and then extended with
+    a cool-down (the same command with more steps) equals the longer run trained straight."""
+    cfg = small_config(steps=10, warmup_steps=2, decay_steps=4, min_lr=1e-5)
+    factors = [cfg.lr_factor(s) for s in range(10)]
+    assert factors[:2] == [0.5, 1.0] and factors[2:6] == [1.0] * 4
+    assert all(a > b for a, b in zip(factors[5:], factors[6:], strict=False))
+    assert factors[-1] == pytest.approx(1e-5 / cfg.lr)
+    with pytest.raises(ValueError, match="decay_steps"):
+        small_config(steps=3, decay_steps=4)
+    straight = tmp_path / "straight"
+    Trainer(small_config(steps=8, decay_steps=2, min_lr=1e-5), straight, encoder=encoder,
+            progress=False).fit()
+    extended = tmp_path / "extended"
+    Trainer(small_config(steps=6), extended, encoder=encoder, progress=False).fit()
+    Trainer(small_config(steps=8, decay_steps=2, min_lr=1e-5), extended, encoder=encoder,
+            progress=False).fit()
+    assert_same_weights(weights(extended), weights(straight))
+
+
 def test_mismatched_and_corrupt_checkpoints(tmp_path, encoder, straight):
     run = tmp_path / "run"
     run.mkdir()
