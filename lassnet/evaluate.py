@@ -243,7 +243,7 @@ def plot_per_class(report: EvalReport, metric: str = "si_sdri", methods=None, ax
     """Horizontal bars of the mean ``metric`` per class for each method (default: every method
     but the mixture, whose improvement is 0 by definition), classes sorted by the model's
     score, best at the top. Returns the figure (taught in chapter 8)."""
-    from matplotlib.figure import Figure
+    from .plot import new_figure
 
     methods = [m for m in report.methods if m != "mixture"] if methods is None else list(methods)
     unknown = [m for m in methods if m not in report.methods]
@@ -252,7 +252,7 @@ def plot_per_class(report: EvalReport, metric: str = "si_sdri", methods=None, ax
     per = {m: report.per_class(m, metric) for m in methods}
     order = sorted(report.labels, key=lambda lab: per[methods[0]][lab])  # worst first
     if ax is None:
-        fig = Figure(figsize=(7.5, 0.13 * len(order) * len(methods) + 1.2),
+        fig = new_figure(figsize=(7.5, 0.13 * len(order) * len(methods) + 1.2),
                      layout="constrained")
         ax = fig.add_subplot()
     fig = ax.figure
@@ -274,14 +274,12 @@ def plot_example(waves, sample_rate: int, title: str | None = None, db_range: fl
     """Spectrograms of several signals side by side on one colour scale (the loudest bin of
     all of them), e.g. ``{"mixture": x, "target": s, "estimate": ŝ}``; each wave ``(L,)`` or
     ``(1, L)``. Returns the figure (taught in chapter 8)."""
-    from matplotlib.figure import Figure
-
-    from .plot import plot_spectrogram, spectrogram_db
+    from .plot import new_figure, plot_spectrogram, spectrogram_db
 
     if not waves:
         raise ValueError("waves must not be empty")
     top = max(float(spectrogram_db(w, sample_rate)[0].max()) for w in waves.values())
-    fig = Figure(figsize=(panel_size[0] * len(waves), panel_size[1]), layout="constrained")
+    fig = new_figure(figsize=(panel_size[0] * len(waves), panel_size[1]), layout="constrained")
     axes = fig.subplots(1, len(waves), sharey=True, squeeze=False)[0]
     for i, (ax, (name, wave)) in enumerate(zip(axes, waves.items(), strict=True)):
         plot_spectrogram(wave, sample_rate, ax, vmax=top, db_range=db_range,

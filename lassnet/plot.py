@@ -15,6 +15,7 @@ it. In a notebook the returned figure displays itself; elsewhere call ``fig.save
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -23,7 +24,21 @@ from matplotlib.figure import Figure
 
 from .stft import STFT
 
-__all__ = ["spectrogram_db", "plot_spectrogram", "plot_corpus", "plot_similarity"]
+__all__ = ["new_figure", "spectrogram_db", "plot_spectrogram", "plot_corpus", "plot_similarity"]
+
+
+def new_figure(**kwargs) -> Figure:
+    """A ``matplotlib.figure.Figure`` (keyword arguments as its own) that displays itself in a
+    notebook.
+
+    Figures made without ``pyplot`` only render as images in Jupyter once the inline backend
+    has registered its display hooks, which happens when ``pyplot`` is first imported; inside
+    IPython this imports it once, so the first figure of a fresh kernel is an image too.
+    """
+    ipython = sys.modules.get("IPython")
+    if ipython is not None and getattr(ipython, "get_ipython", lambda: None)() is not None:
+        import matplotlib.pyplot  # noqa: F401  (registers the inline backend's display hooks)
+    return Figure(**kwargs)
 
 
 def _default_n_fft(sample_rate: int) -> int:
@@ -104,7 +119,7 @@ def plot_spectrogram(
     """
     spec, freqs, times = spectrogram_db(wave, sample_rate, n_fft, hop_length)
     if ax is None:
-        fig = Figure(figsize=figsize, layout="constrained")
+        fig = new_figure(figsize=figsize, layout="constrained")
         ax = fig.add_subplot()
     fig = ax.figure
     top = float(spec.max()) if vmax is None else float(vmax)
@@ -177,7 +192,7 @@ def plot_corpus(
     top = max(float(s[0].max()) for s in specs.values())
     nrows = math.ceil(len(clips) / ncols)
     ncols = min(ncols, len(clips))
-    fig = Figure(figsize=(panel_size[0] * ncols, panel_size[1] * nrows), layout="constrained")
+    fig = new_figure(figsize=(panel_size[0] * ncols, panel_size[1] * nrows), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
     for ax, (name, wave) in zip(axes.flat, clips.items(), strict=False):
         plot_spectrogram(
@@ -269,7 +284,7 @@ def plot_similarity(
     if ax is None:
         if figsize is None:
             figsize = (min(16.0, 2.5 + 0.32 * cols), min(16.0, 1.5 + 0.3 * rows))
-        fig = Figure(figsize=figsize, layout="constrained")
+        fig = new_figure(figsize=figsize, layout="constrained")
         ax = fig.add_subplot()
     fig = ax.figure
     lo = float(m.min()) if vmin is None else float(vmin)

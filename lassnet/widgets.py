@@ -32,7 +32,7 @@ from matplotlib.figure import Figure
 
 from .masks import ideal_ratio_mask
 from .metrics import si_sdr
-from .plot import plot_spectrogram, spectrogram_db
+from .plot import new_figure, plot_spectrogram, spectrogram_db
 
 __all__ = [
     "Separation",
@@ -258,7 +258,7 @@ def plot_separation(result: Separation, db_range: float = 80.0) -> Figure:
         waves.append((f"reference\n{name}", result.reference))
     top = max(float(spectrogram_db(w, sr)[0].max()) for _, w in waves)
     with rc_context({"font.size": _FONT_SIZE, "axes.titlesize": _FONT_SIZE + 0.5}):
-        fig = Figure(figsize=(10.5, 6.0), layout="constrained")
+        fig = new_figure(figsize=(10.5, 6.0), layout="constrained")
         _draw_separation(fig, result, waves, top, db_range)
     return fig
 

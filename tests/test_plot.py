@@ -118,3 +118,25 @@ def test_plot_similarity_confusion_counts_into_given_axes():
 def test_plot_similarity_rejects_bad_input(matrix, kwargs, message):
     with pytest.raises(ValueError, match=message):
         plot_similarity(matrix, **kwargs)
+
+
+def test_new_figure_displays_in_a_fresh_kernel_without_touching_pyplot_elsewhere():
+    """Inside IPython the first library figure loads pyplot (whose inline backend registers
+    the image display of figures); outside IPython pyplot stays unloaded."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "{setup}"
+        "import lassnet.plot as p\n"
+        "assert 'matplotlib.pyplot' not in sys.modules\n"
+        "fig = p.new_figure(figsize=(2, 1))\n"
+        "print(type(fig).__name__, 'matplotlib.pyplot' in sys.modules)\n"
+    )
+    ipython = ("from IPython.core.interactiveshell import InteractiveShell\n"
+               "InteractiveShell.instance()\n")
+    for setup, expected in (("", "Figure False"), (ipython, "Figure True")):
+        out = subprocess.run([sys.executable, "-c", probe.format(setup=setup)],
+                             capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == expected
