@@ -55,6 +55,9 @@ class SeparatorConfig:
         film: ``"linear"`` (AudioSep) or ``"mlp"`` (LASS-Net); ``film_hidden`` for the MLP.
         film_gamma: FiLM also scales (``γ``) as well as shifts (``β``).
         momentum, negative_slope: batch-norm momentum and LeakyReLU slope.
+        input_rms: if set, every mixture is scaled to this RMS before the network and the
+            output scaled back, so the model works at one input level and its output is
+            proportional to its input (``None``: as AudioSep, the raw level goes in).
         preset: the preset this config came from, if any (informational).
     """
 
@@ -72,6 +75,7 @@ class SeparatorConfig:
     film_gamma: bool = False
     momentum: float = 0.01
     negative_slope: float = 0.01
+    input_rms: float | None = None
     preset: str | None = field(default=None, compare=False)
 
     def __post_init__(self):
@@ -86,6 +90,8 @@ class SeparatorConfig:
             raise ValueError("channels, centre_channels and condition_dim must be positive")
         if any(p < 1 for pool in self.pools for p in pool):
             raise ValueError(f"pooling factors must be >= 1, got {self.pools}")
+        if self.input_rms is not None and not self.input_rms > 0:
+            raise ValueError(f"input_rms must be positive or None, got {self.input_rms}")
         if self.n_fft // 2 + 1 < self.freq_factor:
             raise ValueError(
                 f"n_fft={self.n_fft} gives {self.n_fft // 2 + 1} bins, fewer than the "
@@ -273,11 +279,19 @@ class SeparationNet(nn.Module):
         check_embedding(condition, self.config.condition_dim, batch=mixture.shape[0])
         if condition.shape[0] != mixture.shape[0]:
             condition = condition.expand(mixture.shape[0], -1)  # (B, D)
+        gain = None
+        if self.config.input_rms is not None:  # one working level; the output scales back
+            rms = mixture.float().pow(2).mean(dim=(1, 2), keepdim=True).sqrt()  # (B, 1, 1)
+            gain = self.config.input_rms / rms.clamp_min(1e-8)
+            mixture = mixture * gain.to(mixture.dtype)
         mag, cos, sin = self.spectrogram(mixture)  # (B, 1, T, F) each
         logits = self.mask_logits(mag, condition)  # (B, 3, T, F)
         mag_mask, mask_cos, mask_sin = mask_maps(logits[:, None])  # (B, 1, T, F) each
         out = apply_masks(mag, cos, sin, mag_mask, mask_cos, mask_sin)
         wave = self.stft.inverse_magphase(*out, length=mixture.shape[-1])  # (B, 1, L)
+        if gain is not None:
+            wave = wave / gain
+            mag = mag / gain[..., None]
         if not return_masks:
             return wave
         return dict(

@@ -194,3 +194,30 @@ def test_fast_inference_matches(tiny, precision):
     err = ((out - ref).norm() / ref.norm()).item()
     assert err < (1e-5 if precision == "float32" else 2e-2)
     assert not tiny.training and not torch.is_inference_mode_enabled()
+
+
+def test_input_rms_makes_the_output_follow_the_input_level():
+    """With ``input_rms`` every mixture enters at one level and the output scales back: the
+    separator is then exactly proportional to its input (AudioSep's raw level is the default).
+    """
+    torch.manual_seed(0)
+    net = SeparationNet.from_preset("tiny", condition_dim=384, input_rms=0.05).eval()
+    raw = SeparationNet.from_preset("tiny", condition_dim=384).eval()
+    raw.load_state_dict(net.state_dict())
+    assert raw.config.input_rms is None and net.config.input_rms == 0.05
+    x, e = 0.3 * torch.randn(2, 1, 16000), torch.randn(2, 384)
+    with torch.no_grad():
+        out = net(x, e)
+        for gain in (1e-3, 0.1, 7.0):
+            torch.testing.assert_close(net(gain * x, e), gain * out, rtol=1e-4, atol=1e-6 * gain)
+        # it is the raw network run at the working level
+        level = x.pow(2).mean(dim=(1, 2), keepdim=True).sqrt()
+        torch.testing.assert_close(out, raw(x * 0.05 / level, e) * level / 0.05)
+        assert not torch.allclose(raw(0.01 * x, e) / 0.01, raw(x, e), rtol=1e-2)
+        silent = net(torch.zeros(1, 1, 16000), e[:1])
+        assert torch.isfinite(silent).all() and silent.abs().max() == 0
+        masks = net(x, e, return_masks=True)
+        torch.testing.assert_close(masks["mag"], net.spectrogram(x)[0])  # the input's level
+    assert SeparatorConfig.from_dict(net.config.to_dict()) == net.config
+    with pytest.raises(ValueError, match="input_rms"):
+        SeparationNet.from_preset("tiny", input_rms=0.0)
