@@ -107,20 +107,22 @@ class TrainConfig:
         for name in ("steps", "batch_size", "log_every", "checkpoint_every", "validate_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
-        if not 0 <= self.decay_steps <= self.steps:
-            raise ValueError(f"decay_steps must be in [0, steps={self.steps}]")
+        if self.decay_steps < 0:
+            raise ValueError(f"decay_steps must be >= 0, got {self.decay_steps}")
         if not 0.0 <= self.min_lr <= self.lr:
             raise ValueError("min_lr must be in [0, lr]")
 
     def lr_factor(self, step: int) -> float:
         """The learning rate at ``step`` (0-based) as a fraction of ``lr``: linear warm-up over
         ``warmup_steps``, constant (AudioSep's schedule), then, if ``decay_steps``, a cosine
-        down to ``min_lr`` over the last ``decay_steps`` steps."""
+        down to ``min_lr`` over the last ``decay_steps`` steps (all of them in a run shorter
+        than that)."""
         factor = min(1.0, (step + 1) / max(1, self.warmup_steps))
-        start = self.steps - self.decay_steps
-        if self.decay_steps and step >= start:
+        decay = min(self.decay_steps, self.steps)
+        start = self.steps - decay
+        if decay and step >= start:
             floor = self.min_lr / self.lr if self.lr else 0.0
-            t = min(1.0, (step - start + 1) / self.decay_steps)
+            t = min(1.0, (step - start + 1) / decay)
             factor *= floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * t))
         return factor
 

@@ -148,7 +148,9 @@ def test_cool_down_schedule_and_extending_a_finished_run(tmp_path, encoder):
     assert all(a > b for a, b in zip(factors[5:], factors[6:], strict=False))
     assert factors[-1] == pytest.approx(1e-5 / cfg.lr)
     with pytest.raises(ValueError, match="decay_steps"):
-        small_config(steps=3, decay_steps=4)
+        small_config(decay_steps=-1)
+    short = small_config(steps=3, decay_steps=4, min_lr=0.0)  # a short run cools down throughout
+    assert [short.lr_factor(s) for s in range(3)] == pytest.approx([0.375, 0.25, 0.0])
     straight = tmp_path / "straight"
     Trainer(small_config(steps=8, decay_steps=2, min_lr=1e-5), straight, encoder=encoder,
             progress=False).fit()
