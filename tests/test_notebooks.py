@@ -97,7 +97,8 @@ def _run_install_cell(monkeypatch, on_colab: bool, cloned: bool = False):
     monkeypatch.setattr(
         "os.path.isdir", lambda p: cloned if p == "/content/lassnet" else real_isdir(p)
     )
-    monkeypatch.delenv("LASSNET_DATA", raising=False)
+    monkeypatch.setenv("LASSNET_DATA", "")  # records the real value, restored afterwards:
+    monkeypatch.delenv("LASSNET_DATA")  # the cell sets it, and it must not leak to other tests
     if on_colab:
         monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
     else:
