@@ -39,7 +39,15 @@ def _load_sentence_transformer(path: Path, device: torch.device):
         ) from err
     if not Path(path).is_dir():
         raise FileNotFoundError(f"no sentence-transformers model folder at {path}")
-    return SentenceTransformer(str(path), device=str(device))
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # no "Loading weights" bar in every notebook and log
+    try:
+        return SentenceTransformer(str(path), device=str(device))
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 class MiniLMEncoder(QueryEncoder):
