@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import torch
+from separator import _best_time  # benchmarks/separator.py, beside this file
 
 TEMPLATES = ["a {} sound", "the sound of a {}", "a {} in the distance", "a loud {}",
              "someone recording a {}", "a quiet {} nearby", "a {} close to the microphone",
@@ -43,20 +44,6 @@ def captions(n: int) -> list[str]:
     while len(out) < n:
         out += [f"{c} ({len(out) // 112})" for c in out[:112]]
     return out[:n]
-
-
-def _best(fn, repeats: int, device: torch.device) -> float:
-    fn()  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        t0 = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def worker(args) -> dict:
@@ -91,15 +78,15 @@ def worker(args) -> dict:
         "dim": encoder.dim,
         "device": str(device),
         "load_s": load_s,
-        "text_per_s": args.batch / _best(uncached, args.repeats, device),
+        "text_per_s": args.batch / _best_time(uncached, args.repeats, device),
     }
     if encoder.cache.maxsize:
         encoder.embed_text(texts)
-        result["text_cached_per_s"] = args.batch / _best(cached, args.repeats, device)
+        result["text_cached_per_s"] = args.batch / _best_time(cached, args.repeats, device)
     if encoder.supports_audio:
         gen = torch.Generator().manual_seed(0)
         clips = 0.1 * torch.randn(args.audio_batch, 1, int(16000 * args.seconds), generator=gen)
-        seconds = _best(lambda: encoder.embed_audio(clips, 16000), args.repeats, device)
+        seconds = _best_time(lambda: encoder.embed_audio(clips, 16000), args.repeats, device)
         result["audio_per_s"] = args.audio_batch / seconds
     return result
 
