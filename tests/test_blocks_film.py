@@ -133,3 +133,45 @@ def test_folded_inference_path_matches_plain_path():
     assert not block._can_fold(film2, 2)
     torch.testing.assert_close(block(x.expand(2, -1, -1, -1), film2)[:1], expected,
                                rtol=1e-5, atol=1e-5)
+
+
+def _reference_bn(bn, x, beta, gamma):
+    """Eval-mode batch norm written out, then FiLM: BN(x)·(1 + γ) + β."""
+    shape = (1, -1, 1, 1)
+    y = (x - bn.running_mean.view(shape)) / torch.sqrt(bn.running_var.view(shape) + bn.eps)
+    y = y * bn.weight.view(shape) + bn.bias.view(shape)
+    return y * (1 + gamma) + beta
+
+
+def test_eval_paths_with_gamma_match_the_written_out_maths():
+    torch.manual_seed(1)
+    block = ResidualBlock(4, 6)
+    for bn in (block.bn1, block.bn2):
+        bn.running_mean.uniform_(-1, 1)
+        bn.running_var.uniform_(0.5, 2)
+        bn.weight.data.uniform_(0.5, 1.5)
+        bn.bias.data.uniform_(-0.5, 0.5)
+    block.bn1.film_key, block.bn2.film_key = "a", "b"
+    block.eval()
+    slope = block.negative_slope
+    film = {"a": (torch.randn(2, 4, 1, 1), 0.5 * torch.randn(2, 4, 1, 1)),
+            "b": (torch.randn(2, 6, 1, 1), 0.5 * torch.randn(2, 6, 1, 1))}
+    x = torch.randn(2, 4, 9, 12)
+    with torch.no_grad():
+        h = torch.nn.functional.leaky_relu(_reference_bn(block.bn1, x, *film["a"]), slope)
+        h = _reference_bn(block.bn2, block.conv1(h), *film["b"])
+        expected = block.conv2(torch.nn.functional.leaky_relu(h, slope)) + block.shortcut(x)
+        # a β and γ per example: the batch norms' multiply-add path
+        assert not block._can_fold(film, 2)
+        torch.testing.assert_close(block(x, film), expected, rtol=1e-5, atol=1e-5)
+        # one query: bn2 with its β and γ folds into conv1, in either memory layout
+        one = {k: (b[:1], g[:1]) for k, (b, g) in film.items()}
+        assert block._can_fold(one, 1)
+        for x1 in (x[:1], x[:1].contiguous(memory_format=torch.channels_last)):
+            torch.testing.assert_close(block(x1, one), expected[:1], rtol=1e-5, atol=1e-5)
+        # and training mode (batch statistics) still scales by 1 + γ
+        block.train()
+        bn = block.bn1
+        y = bn(x, film)
+        plain = torch.nn.functional.batch_norm(x, None, None, bn.weight, bn.bias, True)
+        torch.testing.assert_close(y, plain * (1 + film["a"][1]) + film["a"][0])
