@@ -108,8 +108,10 @@ def test_film_errors():
         FiLM(_Net(), 4, kind="attention")
 
 
-def test_folded_inference_path_matches_plain_path():
-    torch.manual_seed(0)
+def _block_in_eval_mode(seed: int) -> ResidualBlock:
+    """A 4 -> 6 residual block in eval mode with made-up batch-norm statistics and affines;
+    its batch norms take FiLM keys "a" and "b"."""
+    torch.manual_seed(seed)
     block = ResidualBlock(4, 6)
     for bn in (block.bn1, block.bn2):
         bn.running_mean.uniform_(-1, 1)
@@ -117,7 +119,11 @@ def test_folded_inference_path_matches_plain_path():
         bn.weight.data.uniform_(0.5, 1.5)
         bn.bias.data.uniform_(-0.5, 0.5)
     block.bn1.film_key, block.bn2.film_key = "a", "b"
-    block.eval()
+    return block.eval()
+
+
+def test_folded_inference_path_matches_plain_path():
+    block = _block_in_eval_mode(seed=0)
     x = torch.randn(1, 4, 9, 12)
     film = {"a": (torch.randn(1, 4, 1, 1), None), "b": (torch.randn(1, 6, 1, 1), None)}
     assert block._can_fold(film, 1)
@@ -144,15 +150,7 @@ def _reference_bn(bn, x, beta, gamma):
 
 
 def test_eval_paths_with_gamma_match_the_written_out_maths():
-    torch.manual_seed(1)
-    block = ResidualBlock(4, 6)
-    for bn in (block.bn1, block.bn2):
-        bn.running_mean.uniform_(-1, 1)
-        bn.running_var.uniform_(0.5, 2)
-        bn.weight.data.uniform_(0.5, 1.5)
-        bn.bias.data.uniform_(-0.5, 0.5)
-    block.bn1.film_key, block.bn2.film_key = "a", "b"
-    block.eval()
+    block = _block_in_eval_mode(seed=1)
     slope = block.negative_slope
     film = {"a": (torch.randn(2, 4, 1, 1), 0.5 * torch.randn(2, 4, 1, 1)),
             "b": (torch.randn(2, 6, 1, 1), 0.5 * torch.randn(2, 6, 1, 1))}
