@@ -119,7 +119,6 @@ def bench_preset(name, seconds, train_batch, train_seconds, repeats, device, bf1
                train_peak_mb=mem.mb)
     net.to(memory_format=torch.channels_last)  # TrainConfig.channels_last: same maths, NHWC
     row.update(train_step_cl_s=_best_time(step, max(1, repeats - 1), device))
-    net.to(memory_format=torch.contiguous_format)
     return row
 
 
