@@ -36,9 +36,20 @@ from dataclasses import dataclass, field
 
 import torch
 
+from . import checkpoint
+from .checkpoint import CheckpointError
+from .separator import SeparationNet
+
 __all__ = ["ConversionReport", "load_audiosep", "audiosep_to_lassnet_key"]
 
 _BLOCK = re.compile(r"^(encoder_block|decoder_block|conv_block7a)(\d*)\.(.*)$")
+
+
+def _unknown(key: str) -> CheckpointError:
+    return CheckpointError(
+        f"unexpected tensor {key!r} in the AudioSep checkpoint: not part of AudioSep's "
+        "ResUNet30 (is this a checkpoint of another AudioSep model?)"
+    )
 
 
 @dataclass
@@ -63,7 +74,9 @@ class ConversionReport:
 
 def audiosep_to_lassnet_key(key: str) -> str | None:
     """Map a ``base.*`` module path of AudioSep's ResUNet30 to lassnet's, or ``None`` if the
-    tensor is not used by lassnet (STFT matrices, the decoders' unused ``bn2``)."""
+    tensor is not used by lassnet (STFT matrices, the decoders' unused ``bn2``).
+
+    Raises :class:`~lassnet.checkpoint.CheckpointError` for a key ResUNet30 does not have."""
     if key.startswith(("stft.", "istft.")):
         return None
     for old, new in (("bn0.", "input_norm."), ("pre_conv.", "pre_conv."),
@@ -72,16 +85,16 @@ def audiosep_to_lassnet_key(key: str) -> str | None:
             return new + key[len(old):]
     m = _BLOCK.match(key)
     if m is None:
-        raise KeyError(key)
+        raise _unknown(key)
     kind, num, rest = m.groups()
     if kind == "conv_block7a":
         if not rest.startswith("conv_block1."):
-            raise KeyError(key)
+            raise _unknown(key)
         return "centre.blocks.0." + rest[len("conv_block1."):]
     i = int(num) - 1
     if kind == "encoder_block":
         if not rest.startswith("conv_block1."):
-            raise KeyError(key)
+            raise _unknown(key)
         return f"encoders.{i}.blocks.0." + rest[len("conv_block1."):]
     # decoder block
     if rest.startswith("bn2."):
@@ -92,7 +105,7 @@ def audiosep_to_lassnet_key(key: str) -> str | None:
         return f"decoders.{i}.norm." + rest[len("bn1."):]
     if rest.startswith("conv_block2."):
         return f"decoders.{i}.blocks.0." + rest[len("conv_block2."):]
-    raise KeyError(key)
+    raise _unknown(key)
 
 
 def _film_layer_key(path: str) -> str | None:
@@ -100,39 +113,40 @@ def _film_layer_key(path: str) -> str | None:
     parts = path.split("->")
     beta = parts[-1]
     if not re.fullmatch(r"beta\d", beta):
-        raise KeyError(path)
+        raise _unknown(f"film.{path}")
     module_path = ".".join(parts[:-1] + ["bn" + beta[len("beta"):]])
     mapped = audiosep_to_lassnet_key(module_path + ".weight")
     return None if mapped is None else mapped[: -len(".weight")]
 
 
-def _read(checkpoint) -> dict:
-    if isinstance(checkpoint, (str, os.PathLike)):
-        from .separator import safe_load
-
-        checkpoint = safe_load(checkpoint)
-    if not isinstance(checkpoint, dict):
-        raise ValueError("AudioSep checkpoint must be a path or a state dict")
-    state = checkpoint.get("state_dict", checkpoint)
-    if not any(k.startswith(("ss_model.", "base.", "film.")) for k in state):
-        raise ValueError(
+def _read(source) -> dict:
+    if isinstance(source, (str, os.PathLike)):
+        source = checkpoint.read_file(source)
+    if not isinstance(source, dict):
+        raise CheckpointError("AudioSep checkpoint must be a path or a state dict")
+    state = source.get("state_dict", source)
+    if not isinstance(state, dict) or not any(
+        isinstance(k, str) and k.startswith(("ss_model.", "base.", "film.")) for k in state
+    ):
+        raise CheckpointError(
             "no AudioSep separator weights found (expected keys 'ss_model.base.*' and "
             "'ss_model.film.*')"
         )
     return state
 
 
-def load_audiosep(checkpoint):
-    """Build the ``audiosep`` preset and fill it from an AudioSep checkpoint.
+def load_audiosep(source) -> tuple[SeparationNet, ConversionReport]:
+    """Build the ``audiosep`` preset and fill it from AudioSep's released separator weights.
 
-    Returns ``(SeparationNet, ConversionReport)``. Raises ``ValueError`` if a tensor that
-    lassnet needs is absent or has the wrong shape.
+    ``source`` is a path to a Lightning ``.ckpt`` (e.g. ``audiosep_base_4M_steps.ckpt``) or a
+    state dict with ``ss_model.base.*`` / ``ss_model.film.*`` keys (the ``ss_model.`` prefix
+    is optional). Returns ``(SeparationNet, ConversionReport)``; the report lists what was
+    dropped. Raises :class:`~lassnet.checkpoint.CheckpointError` (a ``ValueError``) if a
+    tensor that lassnet needs is absent, unknown, or has the wrong shape.
     """
-    from .separator import SeparationNet
-
-    state = _read(checkpoint)
+    state = _read(source)
     report = ConversionReport()
-    base, film = {}, {}
+    base, film, origin = {}, {}, {}
     for key, value in state.items():
         short = key[len("ss_model."):] if key.startswith("ss_model.") else key
         if short.startswith("base."):
@@ -141,6 +155,7 @@ def load_audiosep(checkpoint):
                 report.dropped.append(key)
             else:
                 base[new] = value
+                origin[new] = key
         elif short.startswith("film."):
             path, _, kind = short[len("film."):].rpartition(".")
             layer = _film_layer_key(path)
@@ -153,10 +168,15 @@ def load_audiosep(checkpoint):
 
     dims = {v["weight"].shape[1] for v in film.values() if "weight" in v}
     if len(dims) != 1:
-        raise ValueError(f"cannot infer the FiLM condition width from the checkpoint: {dims}")
+        raise CheckpointError(
+            f"cannot infer the FiLM condition width from the checkpoint: {dims}"
+        )
     net = SeparationNet.from_preset("audiosep", condition_dim=dims.pop())
     target = net.state_dict()
 
+    extra = sorted(set(base) - set(target))
+    if extra:  # e.g. a seventh encoder block: another architecture than ResUNet30
+        raise _unknown(origin[extra[0]])
     new_state = {}
     for key in target:
         if key.startswith("film."):
@@ -177,12 +197,10 @@ def load_audiosep(checkpoint):
     new_state["film.net.weight"] = torch.cat(weights, dim=0)
     new_state["film.net.bias"] = torch.cat(biases, dim=0)
     if report.missing:
-        raise ValueError(
+        raise CheckpointError(
             f"AudioSep checkpoint lacks {len(report.missing)} tensors lassnet needs, e.g. "
             + ", ".join(report.missing[:3])
         )
-    from .separator import load_state
-
-    load_state(net, new_state, "AudioSep checkpoint")
+    checkpoint.load_state(net, new_state, "AudioSep checkpoint")
     report.converted = len(new_state)
     return net, report

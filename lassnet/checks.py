@@ -6,15 +6,52 @@ inside torch. Shape letters used across lassnet:
 
 * ``B``: batch, ``C``: audio channels, ``L``: samples,
 * ``T``: STFT frames, ``F``: frequency bins, ``D``: embedding width, ``K``: maps per bin.
+
+**One coercion contract for waveforms.** Whatever a user hands in — a numpy array or a torch
+tensor — becomes a waveform tensor in :func:`as_waveform`, and only there. Its rules hold at
+every entry point:
+
+* numpy arrays and torch tensors are accepted (nothing else), cut from autograd (except in
+  training losses);
+* samples must be floating point: integer PCM (``int16`` ...) is refused with the fix
+  (divide by ``32768``, or read files with :func:`lassnet.audio.load_audio`), as are
+  booleans and complex numbers; floats become ``float32`` unless an entry point keeps the
+  caller's precision (metrics compute in ``float64``);
+* there must be at least one sample, and no NaN or Inf;
+* the rank must be one of the entry point's layouts, named in the error.
+
+Each entry point states its layouts and what it does with channels:
+
+=========================================  ==========================  =====================
+entry point                                layouts                     channels
+=========================================  ==========================  =====================
+``LASSModel.separate``, ``save_audio``     ``(L,)``, ``(C, L)``        each kept
+``LASSModel.inspect`` (the demo)           ``(L,)``, ``(1, L)``        mono only
+``QueryEncoder.embed_audio``               ``(L,)``, ``(B, L)``,       mono only
+                                           ``(B, 1, L)``
+``spectrogram_db`` / ``plot_spectrogram``  ``(L,)``, ``(C, L)``,       averaged
+                                           ``(1, C, L)``
+metrics (``sdr``, ``si_sdr``, ...)         ``(..., L)``                each scored
+``SeparationNet.forward``                  ``(B, 1, L)`` tensors only  mono only
+=========================================  ==========================  =====================
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
-__all__ = ["check_waveform", "check_sample_rate", "check_embedding", "check_finite"]
+__all__ = [
+    "as_waveform",
+    "check_waveform",
+    "check_sample_rate",
+    "check_embedding",
+    "check_finite",
+]
+
+_AXES = {"B": "batch", "C": "channels", "L": "samples"}
 
 
 def check_finite(x: torch.Tensor, name: str) -> None:
@@ -23,6 +60,82 @@ def check_finite(x: torch.Tensor, name: str) -> None:
         n_nan = int(torch.isnan(x).sum())
         n_inf = int(torch.isinf(x).sum())
         raise ValueError(f"{name} contains non-finite values ({n_nan} NaN, {n_inf} Inf)")
+
+
+def _layout_name(layout: str) -> str:
+    if layout == "...L":
+        return "(..., samples)"
+    names = [_AXES[ch] for ch in layout]
+    return "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
+
+
+def as_waveform(
+    wave,
+    name: str = "wave",
+    *,
+    layouts: tuple[str, ...] = ("L", "CL"),
+    dtype: torch.dtype | None = torch.float32,
+    min_length: int = 1,
+    finite: bool = True,
+    detach: bool = True,
+) -> torch.Tensor:
+    """Turn a user's waveform into a tensor, by the one contract of this module.
+
+    Args:
+        wave: a numpy array or torch tensor of floating-point samples.
+        name: how error messages call it (``"mixture"``, ``"audio query"``).
+        layouts: the accepted shapes, in shape letters: ``"L"`` ``(samples,)``, ``"CL"``
+            ``(channels, samples)``, ``"BL"``, ``"BCL"``, or ``"...L"`` (any leading axes).
+        dtype: the returned dtype; ``None`` keeps the input's floating dtype.
+        min_length: fewest samples accepted on the last axis.
+        finite: refuse NaN and Inf.
+        detach: cut the tensor from autograd (training losses keep the graph: ``False``).
+
+    Returns a tensor on the input's device (numpy arrays become CPU tensors, sharing memory
+    when no conversion is needed). Raises ``ValueError`` naming
+    ``name`` and the fix for anything else.
+    """
+    if isinstance(wave, np.ndarray):
+        kind = wave.dtype.kind
+        if kind in "iu":
+            raise ValueError(
+                f"{name} has integer samples ({wave.dtype}); convert them to floats in [-1, 1] "
+                "first (divide int16 PCM by 32768; lassnet.audio.load_audio reads files as "
+                "floats)"
+            )
+        if kind != "f":
+            raise ValueError(f"{name} must hold floating-point samples, got dtype {wave.dtype}")
+        wave = torch.from_numpy(np.ascontiguousarray(wave))
+    elif isinstance(wave, torch.Tensor):
+        if wave.is_complex() or not wave.is_floating_point():
+            hint = (" (convert integer PCM to floats in [-1, 1] first)"
+                    if not wave.is_complex() and wave.dtype != torch.bool else "")
+            raise ValueError(
+                f"{name} must hold floating-point samples, got {wave.dtype}{hint}"
+            )
+        if detach and wave.requires_grad:
+            wave = wave.detach()
+    else:
+        raise ValueError(
+            f"{name} must be a numpy array or a torch tensor, got {type(wave).__name__}"
+        )
+    if dtype is not None and wave.dtype != dtype:
+        wave = wave.to(dtype)
+    ranks = {len(layout): layout for layout in layouts if layout != "...L"}
+    if not (("...L" in layouts and wave.dim() >= 1) or wave.dim() in ranks):
+        allowed = " or ".join(_layout_name(layout) for layout in layouts)
+        raise ValueError(f"{name} must have shape {allowed}, got {tuple(wave.shape)}")
+    if wave.shape[-1] < max(1, min_length):
+        if wave.shape[-1] == 0 or wave.numel() == 0:
+            raise ValueError(f"{name} has no samples (shape {tuple(wave.shape)})")
+        raise ValueError(
+            f"{name} is too short: {wave.shape[-1]} samples, need at least {min_length}"
+        )
+    if wave.numel() == 0:
+        raise ValueError(f"{name} has no samples (shape {tuple(wave.shape)})")
+    if finite:
+        check_finite(wave, name)
+    return wave
 
 
 def check_waveform(

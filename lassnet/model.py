@@ -17,8 +17,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .checks import check_finite
-from .separator import CheckpointError, SeparationNet, atomic_save, load_state, safe_load
+from . import checkpoint
+from .checkpoint import CheckpointError
+from .checks import as_waveform
+from .separator import SeparationNet, SeparatorConfig
 
 __all__ = ["LASSModel", "overlap_add_windows"]
 
@@ -113,7 +115,7 @@ class LASSModel(nn.Module):
         elif isinstance(query, (np.ndarray, torch.Tensor)):
             if sample_rate is None:
                 raise ValueError("an audio query needs its sample rate (query_sample_rate=...)")
-            emb = self.encoder.embed_audio(_as_tensor(query, "query"), sample_rate)
+            emb = self.encoder.embed_audio(query, sample_rate)
         else:
             raise ValueError(f"query must be text or an audio array, got {type(query).__name__}")
         return emb.to(device)
@@ -153,14 +155,10 @@ class LASSModel(nn.Module):
         """
         from .audio import resample
 
-        x = _as_tensor(wave, "wave")
+        x = as_waveform(wave, "wave", layouts=("L", "CL"))
         squeeze = x.dim() == 1
         if squeeze:
             x = x[None]  # (C, L)
-        if x.dim() != 2:
-            raise ValueError(
-                f"wave must be (samples,) or (channels, samples), got {tuple(x.shape)}"
-            )
         if x.shape[0] > x.shape[1]:
             raise ValueError(
                 f"wave has shape {tuple(x.shape)}: more channels than samples; pass "
@@ -210,64 +208,40 @@ class LASSModel(nn.Module):
 
     # ------------------------------------------------------------------ checkpoints
     def save(self, path: str | os.PathLike, **extra) -> None:
-        """Write separator config + weights and the query encoder's recipe, atomically."""
-        atomic_save(
-            {
-                "format": "lassnet.model/1",
-                "config": self.separator.config.to_dict(),
-                "state_dict": self.separator.state_dict(),
-                "query": {"name": self.query_name, "options": self.query_options},
-                **extra,
-            },
-            path,
-        )
+        """Write separator config + weights and the query encoder's recipe (atomic, stamped
+        and checksummed; see :mod:`lassnet.checkpoint`)."""
+        payload = {
+            "config": self.separator.config.to_dict(),
+            "state_dict": self.separator.state_dict(),
+            "query": {"name": self.query_name, "options": self.query_options},
+            **extra,
+        }
+        checkpoint.save(payload, path, kind="model")
 
     @classmethod
     def load(cls, path: str | os.PathLike, encoder=None, map_location="cpu") -> LASSModel:
-        """Load a model saved by :meth:`save` or a training checkpoint of :mod:`lassnet.train`.
+        """Load a model saved by :meth:`save`, a training run's ``model.pt`` or its
+        ``checkpoint.pt``.
 
         The query encoder is rebuilt from the recorded recipe unless ``encoder`` is given.
+        Raises :class:`~lassnet.checkpoint.CheckpointError` for any other file.
         """
-        from .separator import SeparatorConfig
-
-        payload = safe_load(path, map_location)
-        if not isinstance(payload, dict):
-            raise CheckpointError(f"{path}: not a lassnet checkpoint")
-        state = payload.get("state_dict", payload.get("model"))
-        config = payload.get("config", payload.get("separator_config"))
-        if state is None or config is None or "query" not in payload:
-            raise CheckpointError(f"{path}: not a lassnet model checkpoint")
-        separator = SeparationNet(SeparatorConfig.from_dict(config))
-        load_state(separator, state, str(path))
+        payload = checkpoint.load(path, ("model", "train"), map_location)
+        query = payload.get("query")
+        if (not isinstance(query, dict) or not isinstance(query.get("name"), str)
+                or not isinstance(query.get("options") or {}, dict)):
+            raise CheckpointError(f"{path}: the query encoder's recipe is missing or malformed")
+        try:
+            config = SeparatorConfig.from_dict(payload["config"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise CheckpointError(f"{path}: bad separator config ({err})") from None
+        separator = SeparationNet(config)
+        checkpoint.load_state(separator, payload.get("state_dict"), str(path))
         separator.eval()
-        q = payload["query"]
-        return cls(separator, encoder, q["name"], q.get("options"))
-
-
-def _as_tensor(wave, name: str) -> torch.Tensor:
-    if isinstance(wave, np.ndarray):
-        if not np.issubdtype(wave.dtype, np.number):
-            raise ValueError(f"{name} must be numeric, got dtype {wave.dtype}")
-        if np.issubdtype(wave.dtype, np.integer):
-            raise ValueError(
-                f"{name} has integer dtype {wave.dtype}; convert to float in [-1, 1] first"
-            )
-        wave = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))
-    elif isinstance(wave, torch.Tensor):
-        if not wave.is_floating_point():
-            raise ValueError(f"{name} must be floating point, got {wave.dtype}")
-        wave = wave.detach().float()
-    else:
-        raise ValueError(f"{name} must be a numpy array or a torch tensor, got {type(wave)}")
-    if wave.numel() == 0:
-        raise ValueError(f"{name} is empty")
-    check_finite(wave, name)
-    return wave
+        return cls(separator, encoder, query["name"], query.get("options"))
 
 
 def _fit_length(x: torch.Tensor, length: int) -> torch.Tensor:
     if x.shape[-1] >= length:
         return x[..., :length]
     return torch.nn.functional.pad(x, (0, length - x.shape[-1]))
-
-

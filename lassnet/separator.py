@@ -18,26 +18,20 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import re
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import checkpoint
 from .blocks import DecoderBlock, EncoderBlock
 from .checks import check_embedding, check_sample_rate, check_waveform
 from .film import FiLM
 from .masks import apply_masks, mask_maps
 from .stft import STFT
 
-__all__ = ["SeparatorConfig", "SeparationNet", "PRESETS", "CheckpointError"]
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file that cannot be used: unreadable, corrupt, or for another model."""
+__all__ = ["SeparatorConfig", "SeparationNet", "PRESETS"]
 
 
 @dataclass
@@ -157,7 +151,7 @@ class SeparationNet(nn.Module):
     """Query-conditioned ResUNet separator with magnitude and phase masks.
 
     Build it from a preset (:meth:`from_preset`), a :class:`SeparatorConfig`, or AudioSep's
-    released weights (:meth:`from_audiosep`).
+    released weights (:func:`lassnet.audiosep.load_audiosep`).
 
     ``forward(mixture (B, 1, L), condition (B, D)) → separated (B, 1, L)``; a condition batch
     of 1 is shared by every mixture. Any ``L`` of at least ``n_fft // 2 + 1`` samples works:
@@ -209,20 +203,6 @@ class SeparationNet(nn.Module):
             **{**PRESETS[name], "condition_dim": condition_dim, **overrides, "preset": name}
         )
         return cls(cfg)
-
-    @classmethod
-    def from_audiosep(cls, checkpoint, return_report: bool = False):
-        """Load AudioSep's released separator weights into the ``audiosep`` preset.
-
-        ``checkpoint`` is a path to a Lightning ``.ckpt`` (e.g. ``audiosep_base_4M_steps.ckpt``)
-        or a state dict with ``ss_model.base.*`` / ``ss_model.film.*`` keys (the ``ss_model.``
-        prefix is optional). See :mod:`lassnet.audiosep` for the key mapping. With
-        ``return_report=True`` returns ``(net, report)`` listing dropped and missing keys.
-        """
-        from .audiosep import load_audiosep
-
-        net, report = load_audiosep(checkpoint)
-        return (net, report) if return_report else net
 
     def num_parameters(self, trainable_only: bool = False) -> int:
         """Number of parameters (all, or only those with ``requires_grad``)."""
@@ -332,80 +312,24 @@ class SeparationNet(nn.Module):
 
     # ------------------------------------------------------------------ checkpoints
     def save(self, path: str | os.PathLike, **extra) -> None:
-        """Write config + weights to ``path`` atomically (temp file, then rename)."""
-        payload = {
-            "format": "lassnet.separator/1",
-            "config": self.config.to_dict(),
-            "state_dict": self.state_dict(),
-            **extra,
-        }
-        atomic_save(payload, path)
+        """Write config + weights to ``path`` (atomic, stamped and checksummed; see
+        :mod:`lassnet.checkpoint`). ``extra`` entries (plain data) are stored alongside."""
+        payload = {"config": self.config.to_dict(), "state_dict": self.state_dict(), **extra}
+        checkpoint.save(payload, path, kind="separator")
 
     @classmethod
     def load(cls, path: str | os.PathLike, map_location="cpu") -> SeparationNet:
-        """Rebuild a separator saved with :meth:`save` (never unpickles arbitrary objects)."""
-        payload = safe_load(path, map_location)
-        if not isinstance(payload, dict) or "config" not in payload or "state_dict" not in payload:
-            raise CheckpointError(f"{path}: not a lassnet separator checkpoint")
-        net = cls(SeparatorConfig.from_dict(payload["config"]))
-        load_state(net, payload["state_dict"], str(path))
+        """Rebuild a separator saved with :meth:`save` (never unpickles arbitrary objects);
+        :class:`~lassnet.checkpoint.CheckpointError` for any file that is not one."""
+        payload = checkpoint.load(path, "separator", map_location)
+        try:
+            config = SeparatorConfig.from_dict(payload["config"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise checkpoint.CheckpointError(f"{path}: bad separator config ({err})") from None
+        net = cls(config)
+        checkpoint.load_state(net, payload.get("state_dict"), str(path))
         return net
 
     def extra_repr(self) -> str:
         return f"preset={self.config.preset!r}, parameters={self.num_parameters():,}"
 
-
-def atomic_save(obj, path: str | os.PathLike) -> None:
-    """``torch.save`` to a temp file in the same folder, then ``os.replace`` onto ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file normal permissions
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def safe_load(path: str | os.PathLike, map_location="cpu"):
-    """``torch.load(weights_only=True)`` with one clear error for missing or corrupt files."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # corrupt zip, truncated file, disallowed pickle globals, ...
-        first = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).splitlines()[0]  # no terminal colours
-        raise CheckpointError(
-            f"{path}: cannot read checkpoint ({type(exc).__name__}: {first})"
-        ) from exc
-
-
-def load_state(module: nn.Module, state_dict: dict, where: str = "checkpoint") -> None:
-    """Load ``state_dict`` strictly, turning key/shape mismatches into one clear error."""
-    own = module.state_dict()
-    missing = sorted(set(own) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(own))
-    wrong = [
-        f"{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(v.shape)}"
-        for k, v in own.items()
-        if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)
-    ]
-    if missing or unexpected or wrong:
-        parts = []
-        if wrong:
-            parts.append(f"{len(wrong)} shape mismatches (e.g. {wrong[0]})")
-        if missing:
-            parts.append(f"{len(missing)} missing keys (e.g. {missing[0]})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected keys (e.g. {unexpected[0]})")
-        raise CheckpointError(f"{where} does not match this model: " + "; ".join(parts))
-    module.load_state_dict(state_dict)

@@ -35,8 +35,11 @@ import torch.distributed as dist
 import yaml
 from torch.utils.data import DataLoader, Sampler
 
+from . import checkpoint
+from .checkpoint import CheckpointError
 from .data.mixtures import collate
-from .separator import CheckpointError, SeparationNet, atomic_save, safe_load
+from .files import atomic_write
+from .separator import SeparationNet
 
 __all__ = [
     "TrainConfig",
@@ -328,7 +331,6 @@ class Trainer:
     # ------------------------------------------------------------ checkpoints
     def _payload(self) -> dict:
         return {
-            "format": "lassnet.train/1",
             "step": self.step,
             "train_config": self.cfg.to_dict(),
             "config": self.model.config.to_dict(),
@@ -344,19 +346,17 @@ class Trainer:
         """Atomically write ``checkpoint.pt`` (full state) and ``model.pt`` (for inference)."""
         if self.rank == 0:
             payload = self._payload()
-            atomic_save(payload, self.out_dir / CHECKPOINT)
-            atomic_save(
-                {k: payload[k] for k in ("format", "step", "config", "state_dict", "query",
-                                         "train_config")} | {"format": "lassnet.model/1"},
-                self.out_dir / MODEL,
+            checkpoint.save(payload, self.out_dir / CHECKPOINT, kind="train")
+            checkpoint.save(
+                {k: payload[k] for k in ("step", "config", "state_dict", "query",
+                                         "train_config")},
+                self.out_dir / MODEL, kind="model",
             )
         if self.distributed:
             dist.barrier()
 
     def _load(self, path: Path) -> None:
-        payload = safe_load(path, map_location=self.device)
-        if not isinstance(payload, dict) or payload.get("format") != "lassnet.train/1":
-            raise CheckpointError(f"{path}: not a lassnet training checkpoint")
+        payload = checkpoint.load(path, "train", map_location=self.device)
         ours, theirs = self.model.config.to_dict(), payload["config"]
         diff = {k: (theirs.get(k), v) for k, v in ours.items()
                 if k != "preset" and theirs.get(k) != v}
@@ -365,9 +365,7 @@ class Trainer:
             raise CheckpointError(
                 f"{path} was trained with another model ({detail}); use another out_dir"
             )
-        from .separator import load_state
-
-        load_state(self.model, payload["state_dict"], str(path))
+        checkpoint.load_state(self.model, payload["state_dict"], str(path))
         self.optimizer.load_state_dict(payload["optimizer"])
         self.scheduler.load_state_dict(payload["scheduler"])
         # The optimiser stored the lr its own config scheduled for the next step; take it from
@@ -550,13 +548,11 @@ def _truncate_log(path: Path, step: int) -> None:
     rows = read_log(path)
     kept = [r for r in rows if r["step"] <= step]
     if len(kept) != len(rows):
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "w", newline="") as fh:
+        with atomic_write(path, "w", newline="") as fh:
             if kept:
                 writer = csv.DictWriter(fh, fieldnames=list(kept[0]))
                 writer.writeheader()
                 writer.writerows(kept)
-        os.replace(tmp, path)
 
 
 def read_log(path: str | os.PathLike) -> list[dict]:

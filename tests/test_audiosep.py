@@ -11,7 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lassnet.separator import SeparationNet
+from lassnet.audiosep import load_audiosep
+from lassnet.checkpoint import CheckpointError
 
 torchlibrosa = pytest.importorskip("torchlibrosa.stft")
 
@@ -141,7 +142,7 @@ def _reference_forward(sd, mixture, condition):
 @pytest.fixture(scope="module")
 def converted():
     sd = _audiosep_state_dict()
-    net, report = SeparationNet.from_audiosep({"state_dict": sd}, return_report=True)
+    net, report = load_audiosep({"state_dict": sd})
     return sd, net.eval(), report
 
 
@@ -187,7 +188,11 @@ def test_report_lists_dropped_tensors(converted):
                  or "->beta2" in k and "conv_block2" not in k)
     assert round(stft_numbers / 1e6, 1) == 12.6
     assert round(unused / 1e6, 2) == 0.82
-    assert net.num_parameters() == 25_623_941
+    # Every parameter of the net comes from a tensor AudioSep's forward pass uses: the
+    # count is derived from the checkpoint, not pinned.
+    used = [k for k in sd if k not in dropped
+            and not k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
+    assert net.num_parameters() == sum(sd[k].numel() for k in used) == 25_623_941
     assert "dropped" in report.summary()
 
 
@@ -196,14 +201,25 @@ def test_checkpoint_file_without_prefix(tmp_path):
           if k.startswith("ss_model.")}
     path = tmp_path / "audiosep.ckpt"
     torch.save({"state_dict": sd, "epoch": 3}, path)
-    net = SeparationNet.from_audiosep(path)
+    net, _ = load_audiosep(path)
     torch.testing.assert_close(net.pre_conv.weight, sd["base.pre_conv.weight"])
 
 
 def test_missing_tensor_is_an_error():
     sd = _audiosep_state_dict()
     del sd["ss_model.base.encoder_block3.conv_block1.conv2.weight"]
-    with pytest.raises(ValueError, match="lacks 1 tensors"):
-        SeparationNet.from_audiosep(sd)
-    with pytest.raises(ValueError, match="no AudioSep separator weights"):
-        SeparationNet.from_audiosep({"model.weight": torch.zeros(1)})
+    with pytest.raises(CheckpointError, match="lacks 1 tensors"):
+        load_audiosep(sd)
+    with pytest.raises(CheckpointError, match="no AudioSep separator weights"):
+        load_audiosep({"model.weight": torch.zeros(1)})
+
+
+def test_unknown_tensor_is_a_clear_error():
+    sd = _audiosep_state_dict()
+    sd["ss_model.base.encoder_block9.conv_block1.conv1.weight"] = torch.zeros(1)
+    with pytest.raises(CheckpointError, match="unexpected tensor.*encoder_block9.*ResUNet30"):
+        load_audiosep(sd)
+    sd = _audiosep_state_dict()
+    sd["ss_model.film.encoder_block1->conv_block1->gamma1.weight"] = torch.zeros(1)
+    with pytest.raises(CheckpointError, match="unexpected tensor.*gamma1"):
+        load_audiosep(sd)

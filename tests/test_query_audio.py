@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from lassnet import data, query
+from lassnet.checkpoint import CheckpointError
 from lassnet.query import audio_encoder as ae
 
 
@@ -115,17 +116,17 @@ def test_save_and_load_round_trip(tmp_path):
     assert loaded.config == tower.config
     wave = torch.randn(1, 8000)
     torch.testing.assert_close(loaded(wave), tower(wave))
-    with pytest.raises(FileNotFoundError, match="lassnet.query.audio_encoder"):
+    with pytest.raises(CheckpointError, match="lassnet.query.audio_encoder"):
         ae.load_audio_tower(tmp_path / "missing.pt")
     torch.save({"format": "something else"}, tmp_path / "other.pt")
-    with pytest.raises(ValueError, match="not a lassnet audio-encoder file"):
+    with pytest.raises(CheckpointError, match="not an audio-tower file"):
         ae.load_audio_tower(tmp_path / "other.pt")
 
 
 def test_weights_path_follows_lassnet_data(tmp_path, monkeypatch):
     monkeypatch.setenv("LASSNET_DATA", str(tmp_path))
     assert ae.default_weights_path() == tmp_path / ae.WEIGHTS_NAME
-    with pytest.raises(FileNotFoundError, match="train them"):
+    with pytest.raises(CheckpointError, match="train them"):
         query.load("minilm-audio", device="cpu")
 
 

@@ -14,7 +14,6 @@ import collections
 import importlib.util
 import math
 import os
-import pickle
 import sys
 import warnings
 
@@ -23,6 +22,7 @@ import pytest
 import torch
 
 from lassnet import query
+from lassnet.checkpoint import CheckpointError
 from lassnet.query import clap as clap_backend
 
 pytest.importorskip("transformers")
@@ -139,7 +139,7 @@ def test_clap_cache_serves_repeats(clap_env, monkeypatch):
 def test_clap_needs_a_checkpoint(tmp_path):
     with pytest.raises(ValueError, match="needs a checkpoint"):
         query.load("clap")
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(CheckpointError, match="does not exist"):
         query.load("clap", checkpoint=tmp_path / "nope.pt")
 
 
@@ -195,19 +195,12 @@ def test_read_checkpoint_never_runs_code(tmp_path, protocol):
     path = tmp_path / "evil.pt"
     torch.save({"state_dict": _tiny_state(), "hook": _Payload(marker)}, path,
                pickle_protocol=protocol)
-    with pytest.raises(ValueError, match="not loaded"):
+    with pytest.raises(CheckpointError, match="refused.*mkdir"):
         clap_backend.read_checkpoint(path)
     assert not marker.exists()
-    with pytest.raises(ValueError, match="not loaded"):
+    with pytest.raises(CheckpointError, match="refused.*mkdir"):
         query.load("clap", checkpoint=path)
     assert not marker.exists()
-
-
-def test_restricted_unpickler_allows_only_data():
-    with pytest.raises(pickle.UnpicklingError, match="os"):
-        clap_backend._RestrictedUnpickler(
-            __import__("io").BytesIO(pickle.dumps(os.getcwd, protocol=4))
-        ).load()
 
 
 def test_other_checkpoints_are_refused_clearly(tmp_path):
@@ -228,20 +221,6 @@ def test_other_checkpoints_are_refused_clearly(tmp_path):
     garbage.write_bytes(b"this is not a checkpoint")
     with pytest.raises(ValueError):
         query.load("clap", checkpoint=garbage)
-
-
-def test_reconcile_keys_drops_only_known_drift():
-    expected = {"a.weight": torch.zeros(2, 3), "b.bias": torch.zeros(3)}
-    state = {"a.weight": torch.ones(2, 3), "b.bias": torch.ones(3),
-             "text_branch.embeddings.position_ids": torch.arange(5)[None]}
-    kept, dropped = clap_backend.reconcile_keys(state, expected, "HTSAT-tiny")
-    assert dropped == ["text_branch.embeddings.position_ids"] and sorted(kept) == sorted(expected)
-    with pytest.raises(ValueError, match="another model size"):
-        clap_backend.reconcile_keys({**state, "a.weight": torch.ones(4, 3)}, expected, "HTSAT-tiny")
-    with pytest.raises(ValueError, match="unexpected"):
-        clap_backend.reconcile_keys({**state, "c.extra": torch.ones(1)}, expected, "HTSAT-tiny")
-    with pytest.raises(ValueError, match="missing"):
-        clap_backend.reconcile_keys({"a.weight": torch.ones(2, 3)}, expected, "HTSAT-tiny")
 
 
 def test_fit_clip_repeats_short_and_centres_long():

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from lassnet import query
-from lassnet.separator import CheckpointError
+from lassnet.checkpoint import CheckpointError
 from lassnet.train import (
     CHECKPOINT,
     LOSS_LOG,

@@ -32,7 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import settings
+from .. import checkpoint, settings
+from ..checkpoint import CheckpointError
 from .base import QueryEncoder
 from .minilm import MiniLMEncoder
 
@@ -49,7 +50,6 @@ __all__ = [
     "main",
 ]
 
-FORMAT = "lassnet-audio-tower/1"
 WEIGHTS_NAME = "audio_encoder_minilm.pt"
 #: a caption whose MiniLM embedding is stored with the weights, to detect another text model
 PROBE_CAPTION = "a siren wailing"
@@ -190,43 +190,37 @@ def default_weights_path() -> Path:
 
 
 def save_audio_tower(tower: AudioTower, path: str | Path, metadata: dict) -> Path:
-    """Write weights + configuration + ``metadata`` (plain data) to ``path``, atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write weights + configuration + ``metadata`` (plain data) to ``path`` (atomic, stamped
+    and checksummed; see :mod:`lassnet.checkpoint`)."""
     config = asdict(tower.config)
     config["channels"] = list(config["channels"])
     payload = {
-        "format": FORMAT,
         "config": config,
         "state_dict": {k: v.detach().cpu().clone() for k, v in tower.state_dict().items()},
         "metadata": metadata,
     }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
-    return path
+    return checkpoint.save(payload, path, kind="audio-tower")
 
 
 def load_audio_tower(path: str | Path) -> tuple[AudioTower, dict]:
     """Read a file written by :func:`save_audio_tower` (safely: ``weights_only=True``).
 
-    Returns ``(tower in eval mode, metadata)``; raises ``FileNotFoundError`` with the command
-    that makes the file, or ``ValueError`` for a file of another kind.
+    Returns ``(tower in eval mode, metadata)``; raises
+    :class:`~lassnet.checkpoint.CheckpointError` naming the command that makes the file when
+    it is missing, and for a file of another kind.
     """
     path = Path(path).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(
+        raise CheckpointError(
             f"no audio-encoder weights at {path}; train them with "
             f"`python -m lassnet.query.audio_encoder --out {path}` (or `lassnet train-query`)"
         )
+    payload = checkpoint.load(path, "audio-tower")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise ValueError(f"{path} is not a readable audio-encoder file: {err}") from err
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a lassnet audio-encoder file (format {FORMAT})")
-    tower = AudioTower(AudioEncoderConfig(**payload["config"]))
-    tower.load_state_dict(payload["state_dict"])
+        tower = AudioTower(AudioEncoderConfig(**payload["config"]))
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"{path}: bad audio-tower config ({err})") from None
+    checkpoint.load_state(tower, payload.get("state_dict"), str(path))
     tower.eval()
     return tower, dict(payload.get("metadata", {}))
 

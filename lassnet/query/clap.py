@@ -7,13 +7,12 @@ text tower during training and can swap in the audio tower at test time.
 We use the ``laion-clap`` package's model definitions (its ``clap_module``) but load the
 user's checkpoint file ourselves:
 
-* safely — ``torch.load(weights_only=True)``, allowing only numpy scalars besides tensors
-  (released files carry a few as metrics); a file written with a newer pickle protocol,
-  which that loader cannot read, goes through a restricted unpickler with the same
-  allow-list. Nothing in the file is ever executed.
+* safely — through :func:`lassnet.checkpoint.read_file`: tensors and plain data only (numpy
+  scalars too: released files carry a few as metrics), nothing in the file is ever executed.
 * strictly — the released checkpoints hold a ``text_branch.embeddings.position_ids`` buffer
   that current ``transformers`` rebuilds instead of storing; that key is dropped and listed in
-  :attr:`CLAPEncoder.dropped_keys`. Any other missing, extra or mis-shaped key is an error.
+  :attr:`CLAPEncoder.dropped_keys`. Any other missing, extra or mis-shaped key is an error
+  (:func:`lassnet.checkpoint.load_state`).
 
 Importing ``laion_clap`` itself fetches three tokenizers from the Hugging Face hub (BERT,
 RoBERTa, BART) whether they are needed or not, and retries for minutes without a network, so
@@ -25,12 +24,9 @@ hub's cache is used (``offline``).
 
 from __future__ import annotations
 
-import codecs
-import collections
 import contextlib
 import importlib.util
 import os
-import pickle
 import socket
 import sys
 import types
@@ -38,9 +34,10 @@ import warnings
 from pathlib import Path
 from urllib.parse import urlparse
 
-import numpy as np
 import torch
 
+from .. import checkpoint
+from ..checkpoint import CheckpointError, load_state
 from .base import QueryEncoder, resolve_device
 
 __all__ = [
@@ -164,116 +161,27 @@ def hub_offline(enabled: bool = True):
                 os.environ[key] = value
 
 
-# ---------------------------------------------------------------------------- safe loading
-def _numpy_globals() -> list:
-    """numpy objects a checkpoint may reference for its scalars (metrics), by both names."""
-    core = getattr(np, "_core", None) or np.core
-    scalar = core.multiarray.scalar
-    return [
-        (scalar, "numpy.core.multiarray.scalar"),
-        (scalar, "numpy._core.multiarray.scalar"),
-        (np.dtype, "numpy.dtype"),
-    ] + [
-        (getattr(np.dtypes, n), f"numpy.dtypes.{n}")
-        for n in dir(getattr(np, "dtypes", object()))
-        if n.endswith("DType")
-    ]
-
-
-def _allowed_globals() -> dict[tuple[str, str], object]:
-    allowed = {
-        ("collections", "OrderedDict"): collections.OrderedDict,
-        ("torch._utils", "_rebuild_tensor_v2"): torch._utils._rebuild_tensor_v2,
-        ("torch._utils", "_rebuild_parameter"): torch._utils._rebuild_parameter,
-        ("_codecs", "encode"): codecs.encode,  # how protocol 2 spells bytes
-        ("torch", "Size"): torch.Size,
-    }
-    for obj, dotted in _numpy_globals():
-        module, _, name = dotted.rpartition(".")
-        allowed[(module, name)] = obj
-    return allowed
-
-
-class _RestrictedUnpickler(pickle.Unpickler):
-    """Resolves only allow-listed globals (tensors, OrderedDict, numpy scalars)."""
-
-    def find_class(self, module, name):
-        allowed = _allowed_globals()
-        if (module, name) not in allowed:
-            raise pickle.UnpicklingError(
-                f"the checkpoint refers to {module}.{name}, which is not a tensor or plain data"
-            )
-        return allowed[(module, name)]
-
-
-_restricted_pickle = types.ModuleType("lassnet_restricted_pickle")
-_restricted_pickle.Unpickler = _RestrictedUnpickler
-_restricted_pickle.load = lambda file, **kw: _RestrictedUnpickler(file, **kw).load()
-
-
-def _unpickling_reason(err: Exception) -> str:
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    for line in lines:
-        if "WeightsUnpickler error" in line or "refers to" in line:
-            return line
-    return lines[-1] if lines else repr(err)
-
-
-def _safe_torch_load(path: Path):
-    allow = getattr(torch.serialization, "safe_globals", None)
-    context = allow(_numpy_globals()) if allow is not None else contextlib.nullcontext()
-    try:
-        with context, warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*pickle protocol.*")
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        if "Unsupported operand" not in str(err):
-            raise ValueError(
-                f"{path} holds more than tensors and plain data, so it is not loaded "
-                f"(nothing in it was run): {_unpickling_reason(err)}"
-            ) from err
-    # written with pickle protocol >= 4, which the weights-only loader cannot parse:
-    # the same allow-list, enforced by a restricted unpickler
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*pickle protocol.*")
-            return torch.load(
-                path, map_location="cpu", weights_only=False, pickle_module=_restricted_pickle
-            )
-    except pickle.UnpicklingError as err:
-        raise ValueError(
-            f"{path} holds more than tensors and plain data, so it is not loaded "
-            f"(nothing in it was run): {_unpickling_reason(err)}"
-        ) from err
-
-
+# ---------------------------------------------------------------------------- loading
 def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     """Read a LAION-CLAP checkpoint file safely and return the CLAP model's state dict.
 
     Taught in chapter 4 (QueryNet). Accepts the released layout (a dict whose
     ``"state_dict"`` has keys prefixed ``module.`` by distributed training) and a bare state
-    dict. Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for a file that is
-    not a tensor checkpoint.
+    dict. Raises :class:`~lassnet.checkpoint.CheckpointError` (a ``ValueError``) for a
+    missing, unreadable or unsafe file, or one that is not a tensor checkpoint.
     """
     path = Path(path).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"CLAP checkpoint {path} does not exist")
-    try:
-        payload = _safe_torch_load(path)
-    except (ValueError, FileNotFoundError):
-        raise
-    except Exception as err:  # a truncated or foreign file fails in many ways inside torch
-        raise ValueError(
-            f"{path} is not a readable torch checkpoint ({type(err).__name__}: {err})"
-        ) from err
+        raise CheckpointError(f"CLAP checkpoint {path} does not exist")
+    payload = checkpoint.read_file(path)
     if isinstance(payload, dict) and isinstance(payload.get("state_dict"), dict):
         state = payload["state_dict"]
     else:
         state = payload
     if not isinstance(state, dict) or not state:
-        raise ValueError(f"{path} holds no state dict (found {type(state).__name__})")
+        raise CheckpointError(f"{path} holds no state dict (found {type(state).__name__})")
     if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
-        raise ValueError(f"{path}: the state dict must map names to tensors")
+        raise CheckpointError(f"{path}: the state dict must map names to tensors")
     if all(k.startswith("module.") for k in state):
         state = {k[len("module.") :]: v for k, v in state.items()}
     return dict(state)
@@ -300,38 +208,6 @@ def describe_checkpoint(state: dict[str, torch.Tensor]) -> dict:
     proj = state.get("audio_branch.patch_embed.proj.weight")
     amodel = HTSAT_WIDTHS.get(int(proj.shape[0])) if proj is not None else None
     return {"amodel": amodel, "fusion": fusion}
-
-
-def reconcile_keys(
-    state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], amodel: str
-) -> tuple[dict[str, torch.Tensor], list[str]]:
-    """Drop the known drift from ``state`` and check the rest matches ``expected`` exactly.
-
-    Returns ``(state, dropped_keys)``. Raises ``ValueError`` naming the keys for a checkpoint
-    of another model size (shape mismatches) or with missing/extra weights.
-    """
-    dropped = [k for k in KNOWN_DRIFT if k in state and k not in expected]
-    state = {k: v for k, v in state.items() if k not in dropped}
-    mismatched = [
-        f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(expected[k].shape)}"
-        for k, v in state.items()
-        if k in expected and v.shape != expected[k].shape
-    ]
-    if mismatched:
-        raise ValueError(
-            f"the checkpoint is a CLAP of another model size than {amodel!r}: "
-            + "; ".join(mismatched[:3])
-            + (f" (and {len(mismatched) - 3} more)" if len(mismatched) > 3 else "")
-        )
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    if missing or unexpected:
-        raise ValueError(
-            f"the checkpoint does not match laion-clap's {amodel} model: "
-            f"{len(missing)} missing weights {missing[:4]}, "
-            f"{len(unexpected)} unexpected weights {unexpected[:4]}"
-        )
-    return state, dropped
 
 
 # ---------------------------------------------------------------------------- the encoder
@@ -396,7 +272,7 @@ class CLAPEncoder(QueryEncoder):
         dev = resolve_device(device)
         path = Path(checkpoint).expanduser()
         if not path.is_file():
-            raise FileNotFoundError(f"CLAP checkpoint {path} does not exist")
+            raise CheckpointError(f"CLAP checkpoint {path} does not exist")
         clap_module = import_clap_module()
         state = read_checkpoint(path)
         found = describe_checkpoint(state)
@@ -427,8 +303,9 @@ class CLAPEncoder(QueryEncoder):
                 not Path("roberta-base").is_dir() and not hub_reachable()
             )
         model, tokenizer = self._build(clap_module, amodel, bool(offline))
-        state, self.dropped_keys = reconcile_keys(state, model.state_dict(), amodel)
-        model.load_state_dict(state, strict=True)
+        self.dropped_keys = load_state(
+            model, state, f"{path.name} (read as laion-clap's {amodel})", ignore=KNOWN_DRIFT
+        )
         vocab = int(state["text_branch.embeddings.word_embeddings.weight"].shape[0])
         if len(tokenizer) != vocab:
             raise ValueError(
