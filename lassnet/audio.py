@@ -27,6 +27,8 @@ import soundfile as sf
 import torch
 import torchaudio.functional as AF
 
+from .checks import as_waveform
+
 __all__ = [
     "AudioError",
     "load_audio",
@@ -62,14 +64,6 @@ class AudioError(ValueError):
         self.reason = reason
         where = f"{self.path}: " if self.path is not None else ""
         super().__init__(f"{where}{reason}")
-
-
-def _as_tensor(wave) -> torch.Tensor:
-    if isinstance(wave, torch.Tensor):
-        return wave
-    if isinstance(wave, np.ndarray):
-        return torch.from_numpy(np.ascontiguousarray(wave))
-    raise ValueError(f"expected a torch.Tensor or numpy array, got {type(wave).__name__}")
 
 
 def audio_info(path: PathLike):
@@ -152,17 +146,12 @@ def save_audio(
     """
     if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
         raise ValueError(f"sample_rate must be a positive integer, got {sample_rate!r}")
-    wave = _as_tensor(wave).detach().cpu().to(torch.float32)
+    try:
+        wave = as_waveform(wave, "wave", layouts=("L", "CL")).cpu()
+    except ValueError as err:
+        raise ValueError(f"refusing to write {path}: {err}") from None
     if wave.dim() == 1:
-        wave = wave[None]
-    if wave.dim() != 2:
-        raise ValueError(
-            f"wave must have shape (samples,) or (channels, samples), got {tuple(wave.shape)}"
-        )
-    if wave.shape[-1] == 0:
-        raise ValueError("wave holds no samples")
-    if not torch.isfinite(wave).all():
-        raise ValueError(f"refusing to write non-finite audio to {path}")
+        wave = wave[None]  # (1, L)
     data = wave.numpy().T  # (L, C)
     if subtype is not None and subtype.startswith("PCM"):
         peak = float(np.abs(data).max())
@@ -181,7 +170,7 @@ def save_audio(
 
 def to_mono(wave: torch.Tensor) -> torch.Tensor:
     """Average the channels: ``(..., C, L)`` → ``(..., 1, L)``. Taught in chapter 6 (Data)."""
-    wave = _as_tensor(wave)
+    wave = as_waveform(wave, layouts=("...L",), dtype=None, finite=False)
     if wave.dim() < 2:
         raise ValueError(f"wave must have shape (..., channels, samples), got {tuple(wave.shape)}")
     return wave.mean(dim=-2, keepdim=True)
@@ -197,11 +186,9 @@ def resample(wave, orig_sr: int, new_sr: int) -> torch.Tensor:
     for name, value in (("orig_sr", orig_sr), ("new_sr", new_sr)):
         if not isinstance(value, (int, np.integer)) or value <= 0:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    wave = _as_tensor(wave)
+    wave = as_waveform(wave, layouts=("...L",), dtype=None, finite=False)
     if orig_sr == new_sr:
         return wave
-    if not wave.is_floating_point():
-        raise ValueError(f"wave must be floating point, got {wave.dtype}")
     return AF.resample(wave, int(orig_sr), int(new_sr))
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .checks import as_waveform
 from .masks import ideal_ratio_mask
 from .metrics import sdr, si_sdr
 
@@ -224,9 +225,7 @@ def active_fraction(wave, sample_rate: int, threshold_db: float = -30.0,
     ``(...)`` in ``[0, 1]``: near 1 for a continuous sound (wind, hum), small for a sparse one
     (clock ticks, drops). A silent signal gives 0. Used in chapter 8's failure analysis.
     """
-    x = torch.as_tensor(wave, dtype=torch.float64)
-    if x.dim() == 0 or x.shape[-1] == 0:
-        raise ValueError(f"wave must have shape (..., samples), got {tuple(x.shape)}")
+    x = as_waveform(wave, "wave", layouts=("...L",), dtype=torch.float64)
     if threshold_db >= 0:
         raise ValueError(f"threshold_db must be negative, got {threshold_db}")
     frame = max(1, int(round(frame_seconds * sample_rate)))

@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .checks import check_finite
+from .checks import as_waveform, check_finite
 
 __all__ = [
     "SDR_EPS",
@@ -55,14 +55,10 @@ SDR_EPS = 1e-10
 
 # --------------------------------------------------------------------------- helpers
 def _to_tensor(x, name: str) -> torch.Tensor:
-    """Return ``x`` as a tensor (numpy arrays are converted without copying where possible)."""
-    if isinstance(x, np.ndarray):
-        x = torch.as_tensor(np.ascontiguousarray(x))
-    if not isinstance(x, torch.Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor or numpy.ndarray, got {type(x).__name__}")
-    if x.is_complex():
-        raise ValueError(f"{name} must be real-valued, got {x.dtype}")
-    return x
+    """``x`` as a tensor of its own floating dtype, by :func:`lassnet.checks.as_waveform`'s
+    contract (numpy arrays are shared where possible; NaN/Inf are checked by the caller). The
+    autograd graph is kept: every metric is differentiable."""
+    return as_waveform(x, name, layouts=("...L",), dtype=None, finite=False, detach=False)
 
 
 def _prepare(named: dict, *, check_values: bool = True):

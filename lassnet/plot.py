@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from .checks import as_waveform
 from .stft import STFT
 
 __all__ = ["new_figure", "spectrogram_db", "plot_spectrogram", "plot_corpus", "plot_similarity"]
@@ -47,17 +48,14 @@ def _default_n_fft(sample_rate: int) -> int:
 
 
 def _as_mono_1d(wave) -> torch.Tensor:
-    wave = torch.as_tensor(np.asarray(wave) if not isinstance(wave, torch.Tensor) else wave)
-    wave = wave.detach().cpu().to(torch.float32)
-    if wave.dim() == 3 and wave.shape[0] == 1:
+    """A clip to draw, by :func:`lassnet.checks.as_waveform`'s contract: ``(L,)``, ``(C, L)``
+    or ``(1, C, L)``; channels are averaged → ``(L,)`` on the CPU."""
+    wave = as_waveform(wave, "wave", layouts=("L", "CL", "BCL")).cpu()
+    if wave.dim() == 3:
+        if wave.shape[0] != 1:
+            raise ValueError(f"wave must have shape (1, C, L) for one clip, got {tuple(wave.shape)}")
         wave = wave[0]
-    if wave.dim() == 2:
-        wave = wave.mean(dim=0)  # (C, L) -> (L,)
-    if wave.dim() != 1:
-        raise ValueError(f"wave must have shape (L,), (C, L) or (1, C, L), got {tuple(wave.shape)}")
-    if not torch.isfinite(wave).all():
-        raise ValueError("wave contains non-finite values (NaN or Inf)")
-    return wave
+    return wave.mean(dim=0) if wave.dim() == 2 else wave  # (L,)
 
 
 def spectrogram_db(

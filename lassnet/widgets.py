@@ -30,6 +30,7 @@ import torch
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 
+from .checks import as_waveform
 from .masks import ideal_ratio_mask
 from .metrics import si_sdr
 from .plot import new_figure, plot_spectrogram, spectrogram_db
@@ -53,14 +54,14 @@ def _pretty(label: str) -> str:
     return label.replace("_", " ")
 
 
-def _mono(wave) -> torch.Tensor:
-    """``(L,)``, ``(1, L)`` or ``(1, 1, L)`` (tensor or array) → float32 ``(L,)``."""
-    wave = torch.as_tensor(np.asarray(wave) if not isinstance(wave, torch.Tensor) else wave)
-    wave = wave.detach().cpu().to(torch.float32)
+def _mono(wave, name: str = "clip") -> torch.Tensor:
+    """``(L,)``, ``(1, L)`` or ``(1, 1, L)`` (tensor or array) → float32 ``(L,)`` on the CPU,
+    by :func:`lassnet.checks.as_waveform`'s contract."""
+    wave = as_waveform(wave, name, layouts=("L", "CL", "BCL")).cpu()
     while wave.dim() > 1 and wave.shape[0] == 1:
         wave = wave[0]
     if wave.dim() != 1:
-        raise ValueError(f"expected a mono clip (L,) or (1, L), got shape {tuple(wave.shape)}")
+        raise ValueError(f"{name} must be a mono clip (L,) or (1, L), got {tuple(wave.shape)}")
     return wave
 
 
@@ -179,9 +180,7 @@ def separate_with_masks(
     true sound ``(L,)`` if known, adds the scores and the oracle mask. Raises ``ValueError``
     for an empty query or a bad clip.
     """
-    wave = _mono(mixture)
-    if not torch.isfinite(wave).all():
-        raise ValueError("mixture contains non-finite values (NaN or Inf)")
+    wave = _mono(mixture, "mixture")
     if not isinstance(query, str) or not query.strip():
         raise ValueError("type a query: a short description of the sound to extract")
     separator = model.separator.eval()
@@ -194,7 +193,7 @@ def separate_with_masks(
     condition = model.embed(query.strip())  # (1, D)
     out = separator(x, condition, return_masks=True)
     estimate = out["waveform"][0, 0, :length].cpu()
-    ref = None if reference is None else _mono(reference)
+    ref = None if reference is None else _mono(reference, "reference")
     oracle = None
     if ref is not None:
         if ref.shape != wave.shape:

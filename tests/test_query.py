@@ -203,14 +203,14 @@ def test_audio_query_shapes_and_types():
     "wave, rate, message",
     [
         (torch.zeros(2, 2, 100), 16000, "mono"),
-        (np.zeros(100, dtype=np.int16), 16000, "floating-point"),
+        (np.zeros(100, dtype=np.int16), 16000, "integer samples"),
         (torch.zeros(100, dtype=torch.int16), 16000, "floating-point"),
         (torch.full((100,), float("nan")), 16000, "non-finite"),
-        (torch.zeros(1, 1, 0), 16000, "too short"),
+        (torch.zeros(1, 1, 0), 16000, "no samples"),
         (torch.zeros(100), None, "sample rate"),
         (torch.zeros(100), 0, "positive"),
         (torch.zeros(100), 441.5, "whole number"),
-        ([0.0] * 100, 16000, "torch.Tensor"),
+        ([0.0] * 100, 16000, "torch tensor"),
     ],
 )
 def test_audio_queries_are_checked(wave, rate, message):

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checks import check_finite, check_waveform
+from ..checks import as_waveform, check_finite, check_waveform
 
 __all__ = [
     "QueryEncoder",
@@ -141,9 +141,9 @@ def check_audio_query(wave, sample_rate) -> tuple[torch.Tensor, int]:
     """Check an audio query and return it as a float tensor ``(B, 1, L)`` and an int rate.
 
     Accepts a torch tensor or numpy array shaped ``(L,)`` (one clip), ``(B, L)`` (a batch of
-    mono clips) or ``(B, 1, L)``; raises ``ValueError`` for anything else (via
-    :func:`lassnet.checks.check_waveform`), for integer samples, and for a missing or
-    non-positive sample rate.
+    mono clips) or ``(B, 1, L)``, by the contract of :func:`lassnet.checks.as_waveform`;
+    raises ``ValueError`` for anything else, for integer samples, for more than one channel,
+    and for a missing or non-positive sample rate.
     """
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float, np.integer)):
         raise ValueError(
@@ -151,19 +151,13 @@ def check_audio_query(wave, sample_rate) -> tuple[torch.Tensor, int]:
         )
     if not math.isfinite(sample_rate) or sample_rate <= 0 or int(sample_rate) != sample_rate:
         raise ValueError(f"sample rate must be a positive whole number of Hz, got {sample_rate}")
-    if isinstance(wave, np.ndarray):
-        if not np.issubdtype(wave.dtype, np.floating):
-            raise ValueError(
-                f"audio query must hold floating-point samples in [-1, 1], got dtype {wave.dtype}"
-            )
-        wave = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))
-    if isinstance(wave, torch.Tensor):
-        if wave.dim() == 1:
-            wave = wave[None, None]  # (L,) → (1, 1, L)
-        elif wave.dim() == 2:
-            wave = wave[:, None]  # (B, L) → (B, 1, L)
-    check_waveform(wave, "audio query")
-    return wave.detach(), int(sample_rate)
+    wave = as_waveform(wave, "audio query", layouts=("L", "BL", "BCL"))
+    if wave.dim() == 1:
+        wave = wave[None, None]  # (L,) → (1, 1, L)
+    elif wave.dim() == 2:
+        wave = wave[:, None]  # (B, L) → (B, 1, L)
+    check_waveform(wave, "audio query")  # mono
+    return wave, int(sample_rate)
 
 
 class QueryEncoder(nn.Module):
