@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from separator import PeakMemory  # benchmarks/separator.py, beside this file
+from _timing import PeakMemory  # benchmarks/_timing.py, beside this file
 
 from lassnet import query
 from lassnet.model import LASSModel

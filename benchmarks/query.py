@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import torch
-from separator import _best_time  # benchmarks/separator.py, beside this file
+from _timing import best_time as _best_time  # benchmarks/_timing.py, beside this file
 
 TEMPLATES = ["a {} sound", "the sound of a {}", "a {} in the distance", "a loud {}",
              "someone recording a {}", "a quiet {} nearby", "a {} close to the microphone",

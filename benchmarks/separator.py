@@ -14,67 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import time
 from pathlib import Path
 
 import torch
+from _timing import PeakMemory, best_time, header  # benchmarks/_timing.py, beside this file
 from torch.utils.flop_counter import FlopCounterMode
 
+from lassnet import inference
 from lassnet.separator import PRESETS, SeparationNet
-
-
-def _reset_peak_rss() -> bool:
-    """Reset the kernel's peak-RSS counter of this process (Linux); False if unsupported."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
-def _status_mb(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-class PeakMemory:
-    """Peak memory (MB) the block added: CUDA allocator peak on GPU; on CPU, the process's
-    peak resident memory minus what it held before the block (model and runtime excluded)."""
-
-    def __init__(self, device: torch.device):
-        self.device = device
-        self.mb = float("nan")
-
-    def __enter__(self):
-        if self.device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(self.device)
-        else:
-            self.baseline = _status_mb("VmRSS")
-            self.ok = _reset_peak_rss()
-        return self
-
-    def __exit__(self, *exc):
-        if self.device.type == "cuda":
-            self.mb = torch.cuda.max_memory_allocated(self.device) / 2**20
-        elif self.ok:
-            self.mb = _status_mb("VmHWM") - self.baseline
-
-
-def _best_time(fn, repeats: int, device: torch.device) -> float:
-    fn()  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        t0 = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def bench_preset(name, seconds, train_batch, train_seconds, repeats, device, bf16, cond_dim):
@@ -91,18 +38,22 @@ def bench_preset(name, seconds, train_batch, train_seconds, repeats, device, bf1
         net(one_second, query)
     row["gflops_per_audio_second"] = counter.get_total_flops() / 1e9
 
+    # Fast inference as LASSModel.separate runs it: a fused copy, made once.
+    fast = net.fused(channels_last=device.type == "cpu")
     with PeakMemory(device) as mem:
-        t = _best_time(lambda: net.infer(mixture, query), repeats, device)
+        t = best_time(lambda: inference.run(fast, mixture, query, "float32"), repeats, device)
     row.update(infer_fp32_s=t, rtf_fp32=t / seconds, infer_peak_mb=mem.mb)
+    with torch.no_grad():  # the network as chapter 2 writes it, unfused, for comparison
+        row["infer_plain_fp32_s"] = best_time(lambda: net(mixture, query), repeats, device)
     if bf16:
-        ref = net.infer(mixture, query)
-        t = _best_time(lambda: net.infer(mixture, query, precision="bfloat16"), repeats, device)
-        out = net.infer(mixture, query, precision="bfloat16")
+        ref = inference.run(fast, mixture, query, "float32")
+        t = best_time(lambda: inference.run(fast, mixture, query, "bfloat16"), repeats, device)
+        out = inference.run(fast, mixture, query, "bfloat16")
         row.update(infer_bf16_s=t, rtf_bf16=t / seconds,
                    bf16_rel_error=((out - ref).norm() / ref.norm()).item())
+    row["auto_precision"] = inference.choose_precision(net, device)
 
     net.train()
-    net.to(memory_format=torch.contiguous_format)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
     batch = 0.1 * torch.randn(train_batch, 1, int(train_seconds * sr), device=device)
     cond = query.expand(train_batch, -1)
@@ -114,11 +65,11 @@ def bench_preset(name, seconds, train_batch, train_seconds, repeats, device, bf1
         opt.step()
 
     with PeakMemory(device) as mem:
-        t = _best_time(step, max(1, repeats - 1), device)
+        t = best_time(step, max(1, repeats - 1), device)
     row.update(train_step_s=t, train_batch=f"{train_batch} x {train_seconds:g} s",
                train_peak_mb=mem.mb)
     net.to(memory_format=torch.channels_last)  # TrainConfig.channels_last: same maths, NHWC
-    row.update(train_step_cl_s=_best_time(step, max(1, repeats - 1), device))
+    row.update(train_step_cl_s=best_time(step, max(1, repeats - 1), device))
     return row
 
 
@@ -138,8 +89,7 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     bf16 = device.type == "cuda" or torch.backends.mkldnn.is_available()
-    print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"device {device}, threads {torch.get_num_threads()}, {args.seconds:g} s of audio")
+    print(header(device, f"{args.seconds:g} s of audio"))
     rows = []
     for name in args.presets.split(","):
         row = bench_preset(name, args.seconds, args.train_batch, args.train_seconds,
@@ -148,10 +98,12 @@ def main(argv=None):
         print(f"\n[{name}] {row['parameters']:,} parameters, {row['sample_rate']} Hz")
         print(f"  {row['gflops_per_audio_second']:.1f} GFLOPs per second of audio (forward)")
         print(f"  inference fp32: {row['infer_fp32_s']:.2f} s  (RTF {row['rtf_fp32']:.3f}), "
-              f"+{row['infer_peak_mb']:.0f} MB peak")
+              f"+{row['infer_peak_mb']:.0f} MB peak; unfused network "
+              f"{row['infer_plain_fp32_s']:.2f} s")
         if "infer_bf16_s" in row:
             print(f"  inference bf16: {row['infer_bf16_s']:.2f} s  (RTF {row['rtf_bf16']:.3f}), "
                   f"relative error vs fp32 {100 * row['bf16_rel_error']:.2f} %")
+        print(f"  precision='auto' chooses {row['auto_precision']} on this machine")
         print(f"  training step ({row['train_batch']}): {row['train_step_s']:.2f} s, "
               f"+{row['train_peak_mb']:.0f} MB peak; channels-last "
               f"{row['train_step_cl_s']:.2f} s "

@@ -10,9 +10,9 @@ Every batch norm that the query conditions is a :class:`FiLMBatchNorm2d`; the Fi
 * :class:`DecoderBlock` — ``BN → +β → LeakyReLU → transposed conv`` (upsampling), concatenation
   with the encoder's skip, residual block(s).
 
-In eval mode with a single query, a residual block folds ``bn2`` (and its β and γ) into ``conv1``
-(one convolution instead of a convolution and a pass over the data), so forward hooks on
-``conv1`` / ``bn2`` do not fire there; in training mode every layer runs on its own.
+Every block has one forward path, the same in training and evaluation. Inference speed-ups
+(batch norms and FiLM folded into neighbouring convolutions) are a separate, explicit step that
+returns a new module: :func:`lassnet.inference.fuse` (``SeparationNet.fused()``).
 """
 
 from __future__ import annotations
@@ -35,41 +35,19 @@ class FiLMBatchNorm2d(nn.BatchNorm2d):
 
     ``y = BN(x)·(1 + γ) + β`` where ``β`` (and ``γ``) come from FiLM for this layer. The layer's
     ``film_key`` (its dotted name in the network, set when FiLM is attached) selects its pair
-    from the FiLM dictionary. In eval mode the normalisation and the shift are fused into one
-    ``addcmul`` over the data.
+    from the FiLM dictionary; without a dictionary it is a plain batch norm.
     """
 
     film_key: str = ""
 
     def forward(self, x: torch.Tensor, film: FiLMParams | None = None) -> torch.Tensor:
-        beta, gamma = (None, None) if film is None else film[self.film_key]
-        if self.training or not self.track_running_stats:
-            y = super().forward(x)
-            if gamma is not None:
-                y = y * (1.0 + gamma)
-            return y if beta is None else y + beta
-        if gamma is None and (beta is None or beta.shape[0] == 1):
-            # Eval, one query: β folds into the batch norm's own shift (one native pass).
-            bias = self.bias if beta is None else self.bias + beta.reshape(-1)
-            return F.batch_norm(
-                x, self.running_mean, self.running_var, self.weight, bias, False, 0.0, self.eps
-            )
-        # Eval, a β (and γ) per example, or a γ: one multiply-add over the data,
-        # BN(x)·(1 + γ) + β = x·s(1 + γ) + (t(1 + γ) + β), s = w / sqrt(var + eps), t = b − mean·s.
-        scale, shift = _bn_affine(self, gamma)
-        if beta is not None:
-            shift = shift + beta  # (B|1, C, 1, 1)
-        return torch.addcmul(shift.to(x.dtype), x, scale.to(x.dtype))
-
-
-def _bn_affine(bn: nn.BatchNorm2d, gamma: torch.Tensor | None = None):
-    """An eval-mode batch norm, times ``(1 + γ)``, as ``x·scale + shift``: ``(1|B, C, 1, 1)``
-    tensors ``(scale, shift)``."""
-    scale = (bn.weight * torch.rsqrt(bn.running_var + bn.eps)).view(1, -1, 1, 1)
-    shift = bn.bias.view(1, -1, 1, 1) - bn.running_mean.view(1, -1, 1, 1) * scale
-    if gamma is not None:
-        scale, shift = scale * (1.0 + gamma), shift * (1.0 + gamma)
-    return scale, shift
+        y = super().forward(x)  # (B, C, T, F)
+        if film is None:
+            return y
+        beta, gamma = film[self.film_key]  # (B|1, C, 1, 1) each, γ may be None
+        if gamma is not None:
+            y = y * (1.0 + gamma)
+        return y + beta
 
 
 class ResidualBlock(nn.Module):
@@ -113,35 +91,10 @@ class ResidualBlock(nn.Module):
             nn.init.zeros_(self.shortcut.bias)
 
     def forward(self, x: torch.Tensor, film: FiLMParams | None = None) -> torch.Tensor:
-        h = F.leaky_relu(self.bn1(x, film), self.negative_slope, inplace=True)
-        if self._can_fold(film, x.shape[0]):
-            h = self._conv1_bn2_folded(h, film)
-        else:
-            h = self.bn2(self.conv1(h), film)
+        h = F.leaky_relu(self.bn1(x, film), self.negative_slope, inplace=True)  # (B, C_in, T, F)
+        h = self.bn2(self.conv1(h), film)  # (B, C_out, T, F)
         h = self.conv2(F.leaky_relu(h, self.negative_slope, inplace=True))
-        return h.add_(self.shortcut(x))  # (B, C_out, T, F)
-
-    def _can_fold(self, film: FiLMParams | None, batch: int) -> bool:
-        """In eval mode with one query, ``bn2`` (its β and γ too) folds into ``conv1``."""
-        if self.training or not self.bn2.track_running_stats:
-            return False
-        if film is None:
-            return True
-        return all(p is None or p.shape[0] == 1 for p in film[self.bn2.film_key])
-
-    def _conv1_bn2_folded(self, h: torch.Tensor, film: FiLMParams | None) -> torch.Tensor:
-        """``bn2(conv1(h))·(1 + γ) + β`` as one convolution (an inference optimisation): the
-        batch norm's scale (times ``1 + γ``) multiplies conv1's output channels and its shift
-        (times ``1 + γ``, plus β) becomes a bias."""
-        beta, gamma = (None, None) if film is None else film[self.bn2.film_key]
-        scale, bias = _bn_affine(self.bn2, gamma)
-        if beta is not None:
-            bias = bias + beta
-        weight = self.conv1.weight * scale.reshape(-1, 1, 1, 1)  # (C_out, C_in, k, k)
-        if h.is_contiguous(memory_format=torch.channels_last):
-            weight = weight.contiguous(memory_format=torch.channels_last)
-        return F.conv2d(h, weight.to(h.dtype), bias.reshape(-1).to(h.dtype),
-                        padding=self.conv1.padding)
+        return h + self.shortcut(x)  # (B, C_out, T, F)
 
 
 class EncoderBlock(nn.Module):

@@ -392,7 +392,7 @@ def capture_feature_maps(
     silent = [n for n in layer_names if n not in captured]
     if silent:
         raise ValueError(
-            f"layer {silent[0]!r} did not run in eval mode (it is folded into a neighbouring "
-            "layer for speed); capture its block or its first batch norm instead"
+            f"layer {silent[0]!r} did not run in this forward pass (is it part of a fused "
+            "copy, or a layer the network never calls?)"
         )
     return {n: captured[n] for n in layer_names}

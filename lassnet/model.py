@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import checkpoint
+from . import checkpoint, inference
 from .checkpoint import CheckpointError
 from .checks import as_waveform
 from .separator import SeparationNet, SeparatorConfig
@@ -135,7 +135,7 @@ class LASSModel(nn.Module):
         chunk_seconds: float = 10.0,
         overlap_seconds: float = 1.0,
         batch_size: int = 4,
-        precision: str = "float32",
+        precision: str = "auto",
     ):
         """Extract the sound described by ``query`` from ``wave``.
 
@@ -149,7 +149,9 @@ class LASSModel(nn.Module):
             chunk_seconds, overlap_seconds: long inputs are separated in chunks of this length
                 that overlap and cross-fade, so memory stays bounded whatever the length.
             batch_size: chunks separated at once.
-            precision: ``"float32"`` or ``"bfloat16"`` (see :meth:`SeparationNet.infer`).
+            precision: ``"auto"`` (the faster of the two on this machine, measured once per
+                process: :func:`lassnet.inference.choose_precision`), ``"float32"`` or
+                ``"bfloat16"`` (the U-Net's convolutions; STFT and masks stay float32).
 
         Returns the separated sound with the input's type, shape and sample rate.
         """
@@ -196,10 +198,12 @@ class LASSModel(nn.Module):
         out = torch.zeros(channels, padded, device=y.device)
         weight = torch.zeros(padded, device=y.device)
         jobs = [(c, s, w.to(y.device)) for s, w in chunks for c in range(channels)]
+        precision = inference.resolve_precision(precision, self.separator, y.device)
+        fast = self.separator.fused(channels_last=y.device.type == "cpu")  # a copy, once
         for i in range(0, len(jobs), batch_size):
             batch = jobs[i : i + batch_size]
             pieces = torch.stack([y[c, s : s + chunk] for c, s, _ in batch])[:, None]  # (b,1,N)
-            sep = self.separator.infer(pieces, condition, precision=precision)[:, 0]  # (b, N)
+            sep = inference.run(fast, pieces, condition, precision)[:, 0]  # (b, N)
             for (c, s, w), piece in zip(batch, sep, strict=True):
                 out[c, s : s + chunk] += piece * w
         for s, w in chunks:

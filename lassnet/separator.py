@@ -15,7 +15,6 @@ model (``large``) and a CPU-sized model (``tiny``).
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 from dataclasses import asdict, dataclass, field, fields
@@ -24,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import checkpoint
+from . import checkpoint, inference
 from .blocks import DecoderBlock, EncoderBlock
 from .checks import check_embedding, check_sample_rate, check_waveform
 from .film import FiLM
@@ -222,8 +221,6 @@ class SeparationNet(nn.Module):
         used_bins = bins - bins % self.config.freq_factor
         x = F.pad(x, (0, 0, 0, pad_t))[..., :used_bins]  # (B, 1, T_pad, F_used)
         x = self.pre_conv(x)  # (B, C_0, T_pad, F_used)
-        if getattr(self, "_channels_last", False):
-            x = x.contiguous(memory_format=torch.channels_last)
         skips = []
         for encoder in self.encoders:
             x, skip = encoder(x, film)  # x: (B, C_i, T_pad/Πp_T, F_used/Πp_F)
@@ -278,37 +275,25 @@ class SeparationNet(nn.Module):
             waveform=wave, mag=mag, mag_mask=mag_mask, phase_cos=mask_cos, phase_sin=mask_sin
         )
 
+    # ------------------------------------------------------------------ fast inference
+    def fused(self, channels_last: bool = False) -> SeparationNet:
+        """A copy of this network for inference, with batch norms and FiLM folded into the
+        convolutions (:func:`lassnet.inference.fuse`); this network is left unchanged."""
+        return inference.fuse(self, channels_last=channels_last)
+
     def infer(
         self,
         mixture: torch.Tensor,
         condition: torch.Tensor,
-        precision: str = "float32",
+        precision: str = "auto",
         channels_last: bool = True,
     ) -> torch.Tensor:
-        """Fast inference: eval mode, no autograd, channels-last convolutions, optional bfloat16.
-
-        ``precision="bfloat16"`` runs the U-Net's convolutions in bfloat16 (autocast) while the
-        STFT, masks and iSTFT stay float32. Restores the module's train/eval mode afterwards.
-        """
-        if precision not in ("float32", "bfloat16"):
-            raise ValueError(f"precision must be 'float32' or 'bfloat16', got {precision!r}")
-        was_training = self.training
-        self.eval()
-        if channels_last:
-            with torch.no_grad():  # outside inference mode: parameters stay trainable
-                self.to(memory_format=torch.channels_last)
-        self._channels_last = channels_last
-        try:
-            ctx = (
-                torch.autocast(mixture.device.type, dtype=torch.bfloat16)
-                if precision == "bfloat16"
-                else contextlib.nullcontext()
-            )
-            with torch.inference_mode(), ctx:
-                return self(mixture, condition)
-        finally:
-            self._channels_last = False
-            self.train(was_training)
+        """One-shot fast inference: a fused copy made for this call (channels-last by
+        default), no autograd, convolutions in ``precision`` (``"auto"``: the faster of float32
+        and bfloat16 here, :func:`lassnet.inference.choose_precision`). To separate many
+        batches, fuse once with :meth:`fused` and call :func:`lassnet.inference.run`."""
+        precision = inference.resolve_precision(precision, self, mixture.device)
+        return inference.run(self.fused(channels_last), mixture, condition, precision)
 
     # ------------------------------------------------------------------ checkpoints
     def save(self, path: str | os.PathLike, **extra) -> None:
