@@ -35,15 +35,16 @@ def _separate(args) -> None:
     if not Path(args.input).is_file():
         raise UserError(f"input file not found: {args.input}")
     model = LASSModel.load(args.checkpoint or shipped_model())
-    wave, sr = load_audio(args.input, mono=True)  # (1, L)
+    wave, sr = load_audio(args.input, mono=False)  # (C, L): a stereo file stays stereo
     query, query_sr = args.query, None
     if args.query_audio:
         query, query_sr = load_audio(args.query_audio, mono=True)
         query = query[0]
-    out = model.separate(wave[0], sr, query, query_sample_rate=query_sr,
-                         chunk_seconds=args.chunk_seconds, precision=args.precision)
-    path = save_audio(args.output, out[None], sr)
-    print(f"wrote {path} ({out.shape[-1] / sr:.2f} s at {sr} Hz)")
+    out = model.separate(wave, sr, query, query_sample_rate=query_sr,
+                         chunk_seconds=args.chunk_seconds, precision=args.precision)  # (C, L)
+    path = save_audio(args.output, out, sr)
+    channels = "mono" if out.shape[0] == 1 else f"{out.shape[0]} channels"
+    print(f"wrote {path} ({out.shape[-1] / sr:.2f} s at {sr} Hz, {channels})")
 
 
 def _train(args) -> None:
@@ -122,13 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("separate", help="extract the sound a query describes from a file")
-    p.add_argument("input", help="audio file (any rate; mixed to mono)")
+    p.add_argument("input", help="audio file (any rate; every channel is separated)")
     p.add_argument("--query", "-q", help='text query, e.g. "a siren wailing"')
     p.add_argument("--query-audio", help="an audio clip of the wanted sound, as the query")
     p.add_argument("--output", "-o", required=True, help="where to write the separated sound")
     p.add_argument("--checkpoint", "-c", help="model checkpoint (default: the shipped model)")
     p.add_argument("--chunk-seconds", type=float, default=10.0)
-    p.add_argument("--precision", choices=["float32", "bfloat16"], default="float32")
+    p.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default="auto",
+                   help="the U-Net's arithmetic; auto: whichever is faster on this machine")
     p.set_defaults(func=_separate)
 
     p = sub.add_parser("train", help="train a separator from a config")

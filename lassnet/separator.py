@@ -30,7 +30,11 @@ from .film import FiLM
 from .masks import apply_masks, mask_maps
 from .stft import STFT
 
-__all__ = ["SeparatorConfig", "SeparationNet", "PRESETS"]
+__all__ = ["SeparatorConfig", "SeparationNet", "PRESETS", "DEFAULT_CONDITION_DIM"]
+
+#: The query width a separator is built for unless told otherwise: that of the default query
+#: encoder (``lassnet.query.DEFAULT``, all-MiniLM-L6-v2, 384-d; a test keeps the two in step).
+DEFAULT_CONDITION_DIM = 384
 
 
 @dataclass
@@ -44,7 +48,8 @@ class SeparatorConfig:
         pools: pooling factor ``(p_T, p_F)`` of each encoder block (decoders mirror them).
         centre_channels: channels of the centre block (no pooling).
         blocks_per_level: residual blocks in each encoder/decoder/centre block.
-        condition_dim: width ``D`` of the query embedding.
+        condition_dim: width ``D`` of the query embedding (default: 384, the width of the
+            default query encoder, MiniLM; AudioSep's CLAP gives 512).
         film: ``"linear"`` (AudioSep) or ``"mlp"`` (LASS-Net); ``film_hidden`` for the MLP.
         film_gamma: FiLM also scales (``γ``) as well as shifts (``β``).
         momentum, negative_slope: batch-norm momentum and LeakyReLU slope.
@@ -62,7 +67,7 @@ class SeparatorConfig:
     pools: tuple[tuple[int, int], ...] = ((2, 2), (2, 2), (2, 2), (2, 2), (2, 2), (1, 2))
     centre_channels: int = 384
     blocks_per_level: int = 1
-    condition_dim: int = 512
+    condition_dim: int = 384  # DEFAULT_CONDITION_DIM
     film: str = "linear"
     film_hidden: int = 256
     film_gamma: bool = False
@@ -193,9 +198,12 @@ class SeparationNet(nn.Module):
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_preset(cls, name: str, condition_dim: int = 512, **overrides) -> SeparationNet:
+    def from_preset(
+        cls, name: str, condition_dim: int = DEFAULT_CONDITION_DIM, **overrides
+    ) -> SeparationNet:
         """Build a preset (``"audiosep"``, ``"large"``, ``"tiny"``) for a ``condition_dim``-wide
-        query embedding; ``overrides`` change any other :class:`SeparatorConfig` field."""
+        query embedding (default: the default query encoder's width, 384; pass 512 for CLAP,
+        as AudioSep); ``overrides`` change any other :class:`SeparatorConfig` field."""
         if name not in PRESETS:
             raise ValueError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}")
         cfg = SeparatorConfig(

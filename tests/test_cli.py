@@ -21,16 +21,25 @@ def checkpoint(tmp_path_factory):
     return path
 
 
-def test_separate_writes_mono_at_input_rate_and_length(tmp_path, checkpoint, capsys):
+def test_separate_keeps_channels_rate_and_length(tmp_path, checkpoint, capsys):
     rng = np.random.default_rng(0)
+    stereo = (0.1 * rng.standard_normal((22050 * 2 + 7, 2))).astype(np.float32)
     wav = tmp_path / "mix.wav"
-    sf.write(wav, (0.1 * rng.standard_normal((22050 * 2 + 7, 2))).astype(np.float32), 22050)
+    sf.write(wav, stereo, 22050)
     out = tmp_path / "out.wav"
     assert main(["separate", str(wav), "--query", "a siren wailing", "-o", str(out),
                  "--checkpoint", str(checkpoint)]) == 0
     data, sr = sf.read(out)
-    assert sr == 22050 and data.ndim == 1 and len(data) == 22050 * 2 + 7
-    assert "wrote" in capsys.readouterr().out
+    assert sr == 22050 and data.shape == (22050 * 2 + 7, 2)  # stereo stays stereo, as in
+    assert "2 channels" in capsys.readouterr().out  # LASSModel.separate
+    model = LASSModel.load(checkpoint)  # each channel is the library's separation of it
+    stored = sf.read(wav, dtype="float32")[0]  # the input as the file holds it (16-bit)
+    expect = model.separate(stored.T, 22050, "a siren wailing")
+    np.testing.assert_allclose(data.T, expect, atol=2 / 32768)  # 16-bit PCM
+    sf.write(wav, stereo[:, 0], 22050)
+    assert main(["separate", str(wav), "-q", "a siren wailing", "-o", str(out),
+                 "-c", str(checkpoint)]) == 0
+    assert sf.read(out)[0].ndim == 1 and "mono" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

@@ -227,3 +227,12 @@ def test_input_rms_makes_the_output_follow_the_input_level():
     assert SeparatorConfig.from_dict(net.config.to_dict()) == net.config
     with pytest.raises(ValueError, match="input_rms"):
         SeparationNet.from_preset("tiny", input_rms=0.0)
+
+
+def test_default_width_is_the_default_encoders():
+    from lassnet import query
+
+    net = SeparationNet.from_preset("tiny")
+    encoder = query.load(query.DEFAULT, device="cpu")
+    assert net.config.condition_dim == SeparatorConfig().condition_dim == encoder.dim == 384
+    net(torch.randn(1, 1, 4000), encoder.embed_text(["a bell tolling"]))  # fits without options
