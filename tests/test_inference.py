@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from lassnet import inference
 from lassnet.blocks import ResidualBlock
-from lassnet.inference import FusedNorm, FusedResidualBlock, fuse, is_fused, run
+from lassnet.inference import FusedNorm, FusedResidualBlock, is_fused, run
 from lassnet.separator import SeparationNet
 
 
