@@ -44,6 +44,7 @@ import numpy as np
 import torch
 
 __all__ = [
+    "WaveLike",
     "as_waveform",
     "check_waveform",
     "check_sample_rate",
@@ -52,6 +53,9 @@ __all__ = [
 ]
 
 _AXES = {"B": "batch", "C": "channels", "L": "samples"}
+
+#: What a user may hand in as a waveform (see :func:`as_waveform` for the rules).
+WaveLike = torch.Tensor | np.ndarray
 
 
 def check_finite(x: torch.Tensor, name: str) -> None:

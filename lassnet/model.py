@@ -11,7 +11,8 @@ rate, mono or multichannel, any length, a text or audio query.
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -19,10 +20,17 @@ from torch import nn
 
 from . import checkpoint, inference
 from .checkpoint import CheckpointError
-from .checks import as_waveform
+from .checks import WaveLike, as_waveform
 from .separator import SeparationNet, SeparatorConfig
 
-__all__ = ["LASSModel", "overlap_add_windows"]
+if TYPE_CHECKING:  # the query package is imported lazily (building an encoder is slow)
+    from .query.base import QueryEncoder
+
+__all__ = ["LASSModel", "overlap_add_windows", "QueryLike"]
+
+#: A query: a caption, several captions (one embedding each), or an audio clip of the wanted
+#: sound (``(L,)`` samples, tensor or array, with its sample rate given separately).
+QueryLike = str | Sequence[str] | WaveLike
 
 
 def overlap_add_windows(length: int, chunk: int, overlap: int):
@@ -66,7 +74,7 @@ class LASSModel(nn.Module):
     def __init__(
         self,
         separator: SeparationNet,
-        encoder=None,
+        encoder: QueryEncoder | None = None,
         query_name: str = "minilm",
         query_options: dict[str, Any] | None = None,
     ):
@@ -86,7 +94,7 @@ class LASSModel(nn.Module):
         return self.separator.config.sample_rate
 
     @property
-    def encoder(self):
+    def encoder(self) -> QueryEncoder:
         """The frozen query encoder (built on first use)."""
         if self._encoder is None:
             from . import query
@@ -100,7 +108,7 @@ class LASSModel(nn.Module):
         return self._encoder
 
     # ------------------------------------------------------------------ queries
-    def embed(self, query, sample_rate: int | None = None) -> torch.Tensor:
+    def embed(self, query: QueryLike, sample_rate: int | None = None) -> torch.Tensor:
         """Embed a query: a string, a list of strings, or an audio clip (with ``sample_rate``).
 
         Returns ``(B, D)`` on the separator's device.
@@ -128,15 +136,15 @@ class LASSModel(nn.Module):
     @torch.no_grad()
     def separate(
         self,
-        wave,
+        wave: WaveLike,
         sample_rate: int,
-        query,
+        query: QueryLike,
         query_sample_rate: int | None = None,
         chunk_seconds: float = 10.0,
         overlap_seconds: float = 1.0,
         batch_size: int = 4,
         precision: str = "auto",
-    ):
+    ) -> WaveLike:
         """Extract the sound described by ``query`` from ``wave``.
 
         Args:
