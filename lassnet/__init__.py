@@ -22,4 +22,75 @@ module                     holds                                            chap
 =========================  ===============================================  =========
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 __version__ = "0.1.0"
+
+#: The names a reader needs, imported on first use (``import lassnet`` stays fast: torch and
+#: the rest load only when a name is touched). ``lassnet.LASSModel`` is
+#: ``lassnet.model.LASSModel``, and so on.
+_EXPORTS = {
+    "LASSModel": "model",
+    "SeparationNet": "separator",
+    "SeparatorConfig": "separator",
+    "PRESETS": "separator",
+    "shipped_model": "paths",
+    "load_audio": "audio",
+    "save_audio": "audio",
+    "Trainer": "train",
+    "TrainConfig": "train",
+    "load_config": "train",
+    "evaluate_model": "evaluate",
+    "CheckpointError": "checkpoint",
+    "as_waveform": "checks",
+}
+#: Sub-modules reachable as attributes (``lassnet.query.build("minilm")``).
+_MODULES = {"query", "data", "metrics", "plot", "audio", "train", "evaluate", "inference",
+            "checkpoint", "masks", "stft", "blocks", "film", "introspect", "widgets",
+            "exercises", "audiosep", "settings", "paths", "checks", "files", "model",
+            "separator", "cli"}
+
+__all__ = [
+    "__version__",
+    "LASSModel",
+    "SeparationNet",
+    "SeparatorConfig",
+    "PRESETS",
+    "shipped_model",
+    "load_audio",
+    "save_audio",
+    "Trainer",
+    "TrainConfig",
+    "load_config",
+    "evaluate_model",
+    "CheckpointError",
+    "as_waveform",
+]
+
+if TYPE_CHECKING:
+    from .audio import load_audio, save_audio
+    from .checkpoint import CheckpointError
+    from .checks import as_waveform
+    from .evaluate import evaluate_model
+    from .model import LASSModel
+    from .paths import shipped_model
+    from .separator import PRESETS, SeparationNet, SeparatorConfig
+    from .train import TrainConfig, Trainer, load_config
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    elif name in _MODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module 'lassnet' has no attribute {name!r}")
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS) | _MODULES)
