@@ -93,7 +93,8 @@ def worker(args) -> dict:
 
 def write_random_clap(folder: str) -> str:
     """HTS-AT tiny CLAP with random weights and a stand-in text tower, saved in ``folder``."""
-    from lassnet.query.clap import import_clap_module, write_random_roberta
+    from lassnet._compat.laion_clap import import_clap_module
+    from lassnet.query.clap import write_random_roberta
 
     write_random_roberta(folder)
     os.chdir(folder)

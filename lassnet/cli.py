@@ -83,9 +83,9 @@ def _evaluate(args) -> None:
 
 
 def _train_query(args) -> None:
-    from .query import audio_encoder
+    from . import train_query
 
-    audio_encoder.main(args.rest)
+    train_query.main(args.rest)
 
 
 def _info(args) -> None:
@@ -160,8 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="also write the report as JSON here")
     p.set_defaults(func=_evaluate)
 
+    # every argument, options included, goes to python -m lassnet.train_query: with "-" not a
+    # prefix here, argparse cannot take "--out" for an option of this sub-parser
     p = sub.add_parser("train-query", help="train the audio encoder aligned to MiniLM",
-                       add_help=False)
+                       add_help=False, prefix_chars="+")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=_train_query)
 

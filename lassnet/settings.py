@@ -10,16 +10,25 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["FAST", "fast", "scaled"]
+__all__ = ["FAST", "fast", "scaled", "truthy"]
 
 
-def _truthy(value: str | None) -> bool:
+def truthy(value: str | None) -> bool:
+    """Whether an environment variable's value means "on": ``1``, ``true``, ``yes`` or ``on``
+    in any case, surrounding whitespace ignored; unset (``None``) or anything else is off.
+
+    The one rule every lassnet switch read from the environment follows (``LASSNET_FAST``
+    here, the Hugging Face offline flags in :mod:`lassnet._compat.laion_clap`).
+
+    >>> truthy(" Yes "), truthy("0"), truthy(None)
+    (True, False, False)
+    """
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def fast() -> bool:
     """Whether the fast switch (``LASSNET_FAST``) is on, read at call time."""
-    return _truthy(os.environ.get("LASSNET_FAST"))
+    return truthy(os.environ.get("LASSNET_FAST"))
 
 
 #: The fast switch as it was when :mod:`lassnet` was imported.

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+import warnings
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -20,7 +24,7 @@ PARAPHRASES = {
 
 @pytest.fixture(scope="module")
 def minilm():
-    return query.load("minilm", device="cpu")
+    return query.build("minilm", device="cpu")
 
 
 class CountingEncoder(QueryEncoder):
@@ -231,18 +235,137 @@ def test_embed_audio_resamples_chunks_and_normalises():
 
 
 # ----------------------------------------------------------------------------- factory
-def test_load_names_and_errors():
+def test_build_names_and_errors():
     assert {"minilm", "minilm-audio", "clap", "label"} <= set(query.available())
     assert query.DEFAULT == "minilm"
+    with pytest.raises(ValueError, match="unknown query encoder 'bert'"):
+        query.build("bert")
+    with pytest.raises(ValueError, match="does not take checkpoint"):
+        query.build("minilm", checkpoint="x.pt")
+    with pytest.raises(ValueError, match="named by a string"):
+        query.build(None)
+
+
+@pytest.mark.parametrize("name", ["label", "LABEL", "  Label\n", "Label"])
+def test_build_accepts_case_and_whitespace_variants(name):
+    enc = query.build(name, classes=["a", "b"], dim=4, device="cpu")
+    assert enc.name == "label" and enc.dim == 4
+
+
+@pytest.mark.parametrize("name", ["minilm_audio", "MiniLM_Audio", " minilm-audio "])
+def test_build_reads_underscore_as_dash(name, monkeypatch):
+    built = []
+
+    class Probe:
+        def __init__(self, weights=None):
+            built.append(weights)
+
+    monkeypatch.setitem(query._BACKENDS, "minilm-audio", lambda: Probe)
+    assert isinstance(query.build(name, weights="w.pt"), Probe)
+    assert built == ["w.pt"]
+    with pytest.raises(ValueError, match="unknown query encoder 'minilm__audio x'"):
+        query.build("minilm__audio x")  # separators collapse, but the words must match
+
+
+def test_load_is_a_deprecated_alias_that_warns_once(monkeypatch):
+    monkeypatch.setattr(query, "_load_warned", False)
+    with pytest.warns(DeprecationWarning, match=r"renamed lassnet.query.build"):
+        first = query.load("label", classes=["a", "b"], dim=4, device="cpu")
+    assert first.name == "label" and first.classes == ("a", "b")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a second warning would raise here
+        second = query.load("label", classes=["a", "b"], dim=4, device="cpu")
+    torch.testing.assert_close(second.embed_text(["a"]), first.embed_text(["a"]))
     with pytest.raises(ValueError, match="unknown query encoder"):
         query.load("bert")
-    with pytest.raises(ValueError, match="does not take checkpoint"):
-        query.load("minilm", checkpoint="x.pt")
+
+
+# ----------------------------------------------------------------------------- prototypes
+def test_class_prototypes_are_normalised_caption_means():
+    enc = CountingEncoder()
+    captions = {"x": ["abc", "abd", "xyz"], "y": ["hello"]}
+    protos = query.class_prototypes(enc, ["y", "x"], captions)
+    assert protos.shape == (2, 8)
+    torch.testing.assert_close(protos.norm(dim=-1), torch.ones(2))
+    torch.testing.assert_close(protos[0], enc.embed_text(["hello"])[0])
+    mean = enc.embed_text(captions["x"]).mean(0)
+    torch.testing.assert_close(protos[1], mean / mean.norm())
+    with pytest.raises(ValueError, match="class 'z' has no captions"):
+        query.class_prototypes(enc, ["x", "z"], captions)
+
+
+def test_one_batching_path_checks_text_and_audio_outputs():
+    class Broken(CountingEncoder):
+        def _encode_text(self, texts):
+            return torch.zeros(len(texts), 3)
+
+        def _encode_audio(self, wave):
+            return torch.full((wave.shape[0], 8), float("nan"))
+
+    enc = Broken(cache_size=0)
+    with pytest.raises(RuntimeError, match=r"text encoder returned \(2, 3\), expected \(2, 8\)"):
+        enc.embed_text(["a", "b"])
+    with pytest.raises(ValueError, match="audio embedding"):
+        enc.embed_audio(torch.ones(1, 800), 8000)
+
+
+# ----------------------------------------------------------------------------- layering
+FORBIDDEN = ("lassnet.data", "lassnet.train", "lassnet.evaluate", "lassnet.plot")
+
+
+def _forbidden_imports(path: Path, package: str) -> list[str]:
+    """``"line: module"`` for every import in ``path`` (module level or inside a function,
+    absolute or relative) of a module :mod:`lassnet.query` must not depend on."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")
+                module = ".".join(parts[: len(parts) - node.level + 1] + [node.module or ""])
+                module = module.rstrip(".")
+            else:
+                module = node.module or ""
+            names = [module] + [f"{module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        found += [f"{node.lineno}: {name}" for name in names if name.startswith(FORBIDDEN)]
+    return found
+
+
+def test_the_query_package_imports_no_corpus_training_or_figures():
+    root = Path(query.__file__).parent
+    files = sorted(root.rglob("*.py"))
+    assert {"base.py", "audio_tower.py", "minilm_audio.py", "clap.py"} <= {f.name for f in files}
+    assert not (root / "audio_encoder.py").exists()
+    bad = {}
+    for path in files:
+        package = ".".join(["lassnet", *path.relative_to(root.parent).parent.parts])
+        if _forbidden_imports(path, package):
+            bad[str(path.relative_to(root))] = _forbidden_imports(path, package)
+    assert bad == {}
+
+
+def test_the_layering_check_sees_function_level_and_relative_imports(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "from .. import checkpoint\n"
+        "from .base import QueryEncoder\n"
+        "def f():\n"
+        "    from .. import data\n"
+        "    from ..train_query import main\n"
+        "    import lassnet.evaluate\n"
+        "    from lassnet.plot import plot_similarity\n"
+    )
+    found = _forbidden_imports(sample, "lassnet.query")
+    assert {line.split(":")[0] for line in found} == {"4", "5", "6", "7"}
+    assert "4: lassnet.data" in found and "5: lassnet.train_query" in found
 
 
 # ----------------------------------------------------------------------------- label ablation
 def test_label_encoder_learns_and_answers_captions():
-    enc = query.load("label", classes=["siren", "rain"], dim=8, device="cpu",
+    enc = query.build("label", classes=["siren", "rain"], dim=8, device="cpu",
                      captions={"siren": ["a siren wailing"]})
     assert enc.trainable and enc.dim == 8
     emb = enc.embed_text(["siren", "a siren wailing", "rain"])
@@ -257,16 +380,17 @@ def test_label_encoder_learns_and_answers_captions():
 
 
 def test_label_encoder_defaults_to_the_corpus_and_checks_inputs():
-    from lassnet import data
+    from lassnet import ontology
 
-    enc = query.load("label", device="cpu")
-    assert enc.classes == tuple(data.CLASSES)
-    name = data.CLASSES[0]
-    caption = data.CAPTIONS[name][0]
+    enc = query.build("label", device="cpu")
+    assert enc.classes == tuple(ontology.CLASSES)
+    assert len(enc.lookup) == len(ontology.CLASSES) + sum(map(len, ontology.CAPTIONS.values()))
+    name = ontology.CLASSES[0]
+    caption = ontology.CAPTIONS[name][0]
     torch.testing.assert_close(enc.embed_text([caption]), enc.embed_text([name]))
     with pytest.raises(ValueError, match="distinct"):
-        query.load("label", classes=["a", "a"])
+        query.build("label", classes=["a", "a"])
     with pytest.raises(ValueError, match="both"):
-        query.load("label", classes=["a", "b"], captions={"a": ["x"], "b": ["x"]})
+        query.build("label", classes=["a", "b"], captions={"a": ["x"], "b": ["x"]})
     with pytest.raises(ValueError, match="not one of the classes"):
-        query.load("label", classes=["a"], captions={"b": ["x"]})
+        query.build("label", classes=["a"], captions={"b": ["x"]})

@@ -3,7 +3,7 @@
 The ``clap_env`` fixture writes a tiny random-weight ``roberta-base/`` folder (a BPE tokenizer
 trained on a few captions, a one-layer RoBERTa of width 768), constructs laion-clap's real
 ``CLAP_Module`` (HTS-AT tiny) beside it, saves its weights as the released checkpoints are laid
-out, and loads them back through ``lassnet.query.load("clap", ...)``; our embeddings must equal
+out, and loads them back through ``lassnet.query.build("clap", ...)``; our embeddings must equal
 laion-clap's own. The tests using ``clap_env`` build real CLAP models (about 10-20 s in all on
 a 2-core CPU, once per run); the others take a second together.
 """
@@ -22,6 +22,7 @@ import pytest
 import torch
 
 from lassnet import query
+from lassnet._compat.laion_clap import hub_offline
 from lassnet.checkpoint import CheckpointError
 from lassnet.query import clap as clap_backend
 
@@ -49,7 +50,7 @@ def clap_env(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(folder)
         # importing laion_clap fetches tokenizers from the hub; stay offline
-        with clap_backend.hub_offline():
+        with hub_offline():
             import laion_clap
 
             torch.manual_seed(0)
@@ -67,7 +68,7 @@ def clap_env(tmp_path_factory):
                    released_path)
         bare_path = folder / "bare.pt"
         torch.save(weights, bare_path)
-        encoder = query.load("clap", checkpoint=released_path, device="cpu")
+        encoder = query.build("clap", checkpoint=released_path, device="cpu")
     return {
         "folder": folder,
         "reference": reference,
@@ -114,12 +115,12 @@ def test_clap_audio_matches_laion_clap_and_resamples(clap_env):
 
 def test_clap_bare_state_dict_and_size_check(clap_env, monkeypatch):
     monkeypatch.chdir(clap_env["folder"])
-    encoder = query.load("clap", checkpoint=clap_env["bare"], device="cpu", amodel="HTSAT-tiny")
+    encoder = query.build("clap", checkpoint=clap_env["bare"], device="cpu", amodel="HTSAT-tiny")
     assert encoder.dropped_keys == []
     texts = ["a bell tolling"]
     torch.testing.assert_close(encoder.embed_text(texts), clap_env["encoder"].embed_text(texts))
     with pytest.raises(ValueError, match="another model size"):
-        query.load("clap", checkpoint=clap_env["bare"], device="cpu", amodel="HTSAT-base")
+        query.build("clap", checkpoint=clap_env["bare"], device="cpu", amodel="HTSAT-base")
 
 
 def test_clap_cache_serves_repeats(clap_env, monkeypatch):
@@ -138,9 +139,9 @@ def test_clap_cache_serves_repeats(clap_env, monkeypatch):
 # ------------------------------------------------------------------------- fast: errors, files
 def test_clap_needs_a_checkpoint(tmp_path):
     with pytest.raises(ValueError, match="needs a checkpoint"):
-        query.load("clap")
+        query.build("clap")
     with pytest.raises(CheckpointError, match="does not exist"):
-        query.load("clap", checkpoint=tmp_path / "nope.pt")
+        query.build("clap", checkpoint=tmp_path / "nope.pt")
 
 
 def test_clap_without_laion_clap_says_what_to_install(tmp_path, monkeypatch):
@@ -153,7 +154,7 @@ def test_clap_without_laion_clap_says_what_to_install(tmp_path, monkeypatch):
         lambda name, *a: None if name == "laion_clap" else real_find_spec(name, *a),
     )
     with pytest.raises(ImportError, match=r"lassnet\[clap\]"):
-        query.load("clap", checkpoint=path)
+        query.build("clap", checkpoint=path)
 
 
 def _tiny_state(width: int = 96) -> dict:
@@ -199,7 +200,7 @@ def test_read_checkpoint_never_runs_code(tmp_path, protocol):
         clap_backend.read_checkpoint(path)
     assert not marker.exists()
     with pytest.raises(CheckpointError, match="refused.*mkdir"):
-        query.load("clap", checkpoint=path)
+        query.build("clap", checkpoint=path)
     assert not marker.exists()
 
 
@@ -207,20 +208,20 @@ def test_other_checkpoints_are_refused_clearly(tmp_path):
     not_clap = tmp_path / "separator.pt"
     torch.save({"state_dict": {"encoder.conv.weight": torch.zeros(2)}}, not_clap)
     with pytest.raises(ValueError, match="not a LAION-CLAP checkpoint"):
-        query.load("clap", checkpoint=not_clap)
+        query.build("clap", checkpoint=not_clap)
     fusion = tmp_path / "fusion.pt"
     state = dict(_tiny_state(), **{"audio_branch.patch_embed.fusion_model.w": torch.zeros(1)})
     torch.save(state, fusion)
     with pytest.raises(ValueError, match="feature-fusion"):
-        query.load("clap", checkpoint=fusion)
+        query.build("clap", checkpoint=fusion)
     base = tmp_path / "base.pt"
     torch.save(_tiny_state(128), base)
     with pytest.raises(ValueError, match="another model size"):
-        query.load("clap", checkpoint=base, amodel="HTSAT-tiny")
+        query.build("clap", checkpoint=base, amodel="HTSAT-tiny")
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"this is not a checkpoint")
     with pytest.raises(ValueError):
-        query.load("clap", checkpoint=garbage)
+        query.build("clap", checkpoint=garbage)
 
 
 def test_fit_clip_repeats_short_and_centres_long():
@@ -231,13 +232,3 @@ def test_fit_clip_repeats_short_and_centres_long():
     assert fitted[400000:].abs().sum() == 0
     long = torch.arange(500000, dtype=torch.float32)
     torch.testing.assert_close(clap_backend._fit_clip(long), long[10000:490000])
-
-
-def test_hub_offline_restores_flags():
-    import huggingface_hub.constants as constants
-
-    before = constants.HF_HUB_OFFLINE, os.environ.get("HF_HUB_OFFLINE")
-    with clap_backend.hub_offline():
-        assert constants.HF_HUB_OFFLINE is True
-        assert os.environ["HF_HUB_OFFLINE"] == "1"
-    assert (constants.HF_HUB_OFFLINE, os.environ.get("HF_HUB_OFFLINE")) == before

@@ -9,8 +9,9 @@ would vary is drawn at random from the seed: pitch, rate, rhythm, duration, onse
 timbre, and a little colouring and reverb, so that a separation model has to listen to the
 query instead of memorising a waveform.
 
-* :data:`CLASSES`, :data:`CAPTIONS`, :data:`DESCRIPTIONS`: the corpus "ontology";
-  :func:`class_table` shows it (text, Markdown or HTML).
+* :data:`CLASSES`, :data:`CAPTIONS`, :data:`DESCRIPTIONS`: the corpus "ontology", defined
+  in the torch-free :mod:`lassnet.ontology` and re-exported here; :func:`class_table` shows it
+  (text, Markdown or HTML).
 * :func:`synthesize` makes one clip (a ``numpy`` float32 array ``(L,)``).
 * :class:`SyntheticClips` is a ``torch`` dataset of labelled, captioned clips for one split;
   ``train``, ``validation`` and ``test`` draw from disjoint seed ranges (:func:`clip_seed`).
@@ -33,6 +34,7 @@ import numpy as np
 import torch
 from scipy import signal
 
+from ..ontology import CAPTIONS, CLASSES, DESCRIPTIONS
 from .base import LabelledClips
 
 __all__ = [
@@ -61,128 +63,6 @@ _SPLIT_STRIDE = 2**48
 _BASE_STRIDE = 2**32
 #: Default number of clips per split (the training split is unlimited: pass any ``size``).
 _DEFAULT_SIZES = {"train": 14_000, "validation": 700, "test": 700}
-
-CAPTIONS: dict[str, tuple[str, ...]] = {
-    "siren": (
-        "a siren wailing",
-        "an emergency siren going up and down",
-        "the wail of an ambulance siren",
-        "a police siren",
-        "a fire engine siren passing by",
-    ),
-    "telephone_ring": (
-        "a telephone ringing",
-        "an old phone ringing",
-        "the ring of a landline telephone",
-        "a phone rings again and again",
-        "a ringing telephone",
-    ),
-    "bell": (
-        "a bell ringing",
-        "a church bell tolling",
-        "the chime of a bell",
-        "someone striking a bell",
-        "a ringing bell fading away",
-    ),
-    "plucked_string": (
-        "a guitar being plucked",
-        "plucked strings",
-        "someone plucking a string instrument",
-        "a harp playing a few notes",
-        "notes picked on an acoustic guitar",
-    ),
-    "engine_idling": (
-        "an engine idling",
-        "a car engine running at idle",
-        "the low rumble of an idling motor",
-        "a truck engine ticking over",
-        "a motor running in neutral",
-    ),
-    "rain": (
-        "rain falling",
-        "heavy rain",
-        "the patter of rain",
-        "rain pouring down",
-        "raindrops falling on a roof",
-    ),
-    "wind": (
-        "wind blowing",
-        "a strong wind howling",
-        "a gusty wind",
-        "the sound of the wind",
-        "wind whooshing through trees",
-    ),
-    "clock_ticking": (
-        "a clock ticking",
-        "the ticking of a clock",
-        "a wall clock going tick-tock",
-        "a watch ticking steadily",
-        "the regular ticks of a clock",
-    ),
-    "bird_chirping": (
-        "birds chirping",
-        "a bird singing",
-        "birdsong",
-        "small birds tweeting",
-        "a songbird chirping in the morning",
-    ),
-    "drum": (
-        "a drum beating",
-        "someone playing the drums",
-        "a drum rhythm",
-        "percussion being played",
-        "a drummer playing a beat",
-    ),
-    "alarm_beeping": (
-        "an alarm beeping",
-        "a beeping alarm",
-        "an alarm clock going off",
-        "electronic beeps",
-        "a smoke alarm beeping",
-    ),
-    "electrical_hum": (
-        "an electrical hum",
-        "the hum of mains electricity",
-        "a buzzing transformer",
-        "a low electric buzz",
-        "a humming power line",
-    ),
-    "whistling": (
-        "someone whistling",
-        "a person whistling a tune",
-        "a man whistling",
-        "whistling a melody",
-        "a whistled tune",
-    ),
-    "water_dripping": (
-        "water dripping",
-        "a dripping tap",
-        "drops of water falling",
-        "a leaky faucet dripping",
-        "water drops plopping into a sink",
-    ),
-}
-
-#: How each class is made, in one line (shown by :func:`class_table`).
-DESCRIPTIONS: dict[str, str] = {
-    "siren": "a harmonic tone whose pitch sweeps up and down (slow wail, fast yelp or whoop)",
-    "telephone_ring": "two close tones (beating) in ring bursts, often with a fast trill",
-    "bell": "inharmonic partials (hum, prime, minor third, fifth, nominal...) decaying",
-    "plucked_string": "Karplus–Strong: a noise burst circulating in a damped delay line",
-    "engine_idling": "a low pulse train through body resonances, plus noise, with wobble",
-    "rain": "dense random impulses through resonant filters over a hiss",
-    "wind": "noise through slowly drifting band-pass filters, with gusts",
-    "clock_ticking": "regular short resonant clicks (tick, or tick-tock)",
-    "bird_chirping": "short, fast frequency-modulated chirps, high, in phrases",
-    "drum": "decaying pitched noise bursts with a falling pitch, in a repeating rhythm",
-    "alarm_beeping": "square-ish tone bursts in a regular beep pattern",
-    "electrical_hum": "mains harmonics (50 or 60 Hz and multiples), steady",
-    "whistling": "a sine with vibrato, gliding between the notes of a tune",
-    "water_dripping": "resonant drops: short decaying tones with a rising pitch",
-}
-
-#: The class ids, in a fixed order.
-CLASSES: tuple[str, ...] = tuple(CAPTIONS)
 
 
 # --------------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 Taught in chapter 4 (QueryNet). Every back-end is a :class:`QueryEncoder` with
 ``embed_text(list[str]) -> (B, D)``, ``embed_audio(wave, sample_rate) -> (B, D)`` where it can
 listen, and ``dim`` (``D``, the separator's FiLM input width). Outputs are L2-normalised; text
-embeddings are cached.
+embeddings are cached. This package holds encoders only: training the audio tower lives in
+:mod:`lassnet.train_query`, and nothing here knows the corpus (:mod:`lassnet.data`).
 
 =================  =====  ============  ================================================
 name               D      queries       what
@@ -14,7 +15,7 @@ name               D      queries       what
 ``label``          any    class names   a learned embedding per class (an ablation)
 =================  =====  ============  ================================================
 
->>> encoder = load("minilm")
+>>> encoder = build("minilm")
 >>> encoder.embed_text(["a siren wailing"]).shape
 torch.Size([1, 384])
 """
@@ -22,8 +23,17 @@ torch.Size([1, 384])
 from __future__ import annotations
 
 import inspect
+import re
+import warnings
 
-from .base import CacheInfo, EmbeddingCache, QueryEncoder, check_audio_query, check_texts
+from .base import (
+    CacheInfo,
+    EmbeddingCache,
+    QueryEncoder,
+    check_audio_query,
+    check_texts,
+    class_prototypes,
+)
 
 __all__ = [
     "QueryEncoder",
@@ -31,6 +41,8 @@ __all__ = [
     "CacheInfo",
     "check_texts",
     "check_audio_query",
+    "class_prototypes",
+    "build",
     "load",
     "available",
     "DEFAULT",
@@ -47,7 +59,7 @@ def _minilm():
 
 
 def _minilm_audio():
-    from .audio_encoder import MiniLMAudioEncoder
+    from .minilm_audio import MiniLMAudioEncoder
 
     return MiniLMAudioEncoder
 
@@ -73,18 +85,33 @@ _BACKENDS = {
 
 
 def available() -> list[str]:
-    """Names :func:`load` accepts."""
+    """Names :func:`build` accepts (in their canonical spelling)."""
     return list(_BACKENDS)
 
 
-def load(name: str = DEFAULT, **options) -> QueryEncoder:
+def _normalise_name(name: str) -> str:
+    """A registry name in its canonical spelling: lower case, surrounding whitespace
+    removed, ``_`` and inner whitespace read as ``-`` (``" MiniLM_Audio"`` → ``"minilm-audio"``).
+
+    Raises ``ValueError`` when ``name`` is not a string.
+    """
+    if not isinstance(name, str):
+        raise ValueError(
+            f"a query encoder is named by a string, got {type(name).__name__}; "
+            f"choose one of {', '.join(_BACKENDS)}"
+        )
+    return re.sub(r"[\s_]+", "-", name.strip().lower())
+
+
+def build(name: str = DEFAULT, **options) -> QueryEncoder:
     """Build a query encoder by name.
 
     Taught in chapter 4 (QueryNet).
 
     Args:
         name: one of :func:`available` (``"minilm"``, ``"minilm-audio"``, ``"clap"``,
-            ``"label"``).
+            ``"label"``); case, surrounding whitespace and ``_`` for ``-`` do not matter
+            (``"MiniLM_Audio"`` is ``"minilm-audio"``).
         **options: the back-end's own arguments, e.g. ``checkpoint=PATH`` for ``"clap"``,
             ``device="cuda"`` or ``cache_size=...`` for any.
 
@@ -93,11 +120,12 @@ def load(name: str = DEFAULT, **options) -> QueryEncoder:
 
     Raises ``ValueError`` for an unknown name or an option the back-end does not take.
     """
-    if not isinstance(name, str) or name.strip().lower() not in _BACKENDS:
+    key = _normalise_name(name)
+    if key not in _BACKENDS:
         raise ValueError(
             f"unknown query encoder {name!r}; choose one of {', '.join(_BACKENDS)}"
         )
-    cls = _BACKENDS[name.strip().lower()]()
+    cls = _BACKENDS[key]()
     accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
     unknown = sorted(set(options) - set(accepted))
     if unknown:
@@ -106,3 +134,24 @@ def load(name: str = DEFAULT, **options) -> QueryEncoder:
             f"its options are {', '.join(accepted)}"
         )
     return cls(**options)
+
+
+_load_warned = False
+
+
+def load(name: str = DEFAULT, **options) -> QueryEncoder:
+    """Deprecated name of :func:`build` (elsewhere in lassnet "load" means "read a file").
+
+    Warns with a ``DeprecationWarning`` the first time it is called, then builds as
+    :func:`build` does.
+    """
+    global _load_warned
+    if not _load_warned:
+        _load_warned = True
+        warnings.warn(
+            "lassnet.query.load(name) is renamed lassnet.query.build(name); "
+            "load will be removed",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+    return build(name, **options)

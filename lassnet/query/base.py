@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -36,6 +36,7 @@ __all__ = [
     "check_texts",
     "check_audio_query",
     "resolve_device",
+    "class_prototypes",
 ]
 
 
@@ -173,7 +174,7 @@ class QueryEncoder(nn.Module):
     ``wave`` is already at ``audio_sample_rate`` on the encoder's device.
     """
 
-    #: registry name (``lassnet.query.load(name)``)
+    #: registry name (``lassnet.query.build(name)``)
     name: str = "query"
     #: learned jointly with the separator (only the label ablation)
     trainable: bool = False
@@ -253,7 +254,7 @@ class QueryEncoder(nn.Module):
         """
         texts = check_texts(texts)
         if self.trainable or self.cache.maxsize == 0:
-            return self._run_text(texts)
+            return self._embed_batches(texts, self._encode_text, "text")
         rows: dict[str, torch.Tensor] = {}
         missing: list[str] = []
         for text in dict.fromkeys(texts):  # distinct, in order
@@ -263,7 +264,7 @@ class QueryEncoder(nn.Module):
             else:
                 rows[text] = row
         if missing:
-            fresh = self._run_text(missing)  # (M, D)
+            fresh = self._embed_batches(missing, self._encode_text, "text")  # (M, D)
             for text, row in zip(missing, fresh, strict=True):
                 row = row.clone()
                 rows[text] = row
@@ -271,15 +272,18 @@ class QueryEncoder(nn.Module):
         device = self.device
         return torch.stack([rows[t].to(device) for t in texts])  # (B, D), a new tensor
 
-    def _run_text(self, texts: list[str]) -> torch.Tensor:
+    def _embed_batches(self, queries, encode, what: str) -> torch.Tensor:
+        """Run ``encode`` on ``queries`` in chunks of :attr:`batch_size`, check each chunk's
+        output, concatenate and L2-normalise: ``B`` queries (a list of strings or a ``(B, L)``
+        tensor) → ``(B, D)`` float32. Gradients flow only for a trainable encoder."""
         parts = []
         with torch.set_grad_enabled(self.trainable and torch.is_grad_enabled()):
-            for start in range(0, len(texts), self.batch_size):
-                chunk = texts[start : start + self.batch_size]
-                emb = self._encode_text(chunk)
-                self._check_output(emb, len(chunk), "text")
+            for start in range(0, len(queries), self.batch_size):
+                chunk = queries[start : start + self.batch_size]
+                emb = encode(chunk)  # (b, D)
+                self._check_output(emb, len(chunk), what)
                 parts.append(emb)
-            out = torch.cat(parts) if len(parts) > 1 else parts[0]
+            out = torch.cat(parts) if len(parts) > 1 else parts[0]  # (B, D)
             # clone() leaves inference mode behind: the result can feed autograd (FiLM)
             return F.normalize(out.float(), dim=-1).clone()
 
@@ -297,7 +301,7 @@ class QueryEncoder(nn.Module):
         if not self.supports_audio:
             raise ValueError(
                 f"the {self.name!r} query encoder takes text queries only; for audio queries "
-                "use lassnet.query.load('minilm-audio') or load('clap', checkpoint=...)"
+                "use lassnet.query.build('minilm-audio') or build('clap', checkpoint=...)"
             )
         wave, sample_rate = check_audio_query(wave, sample_rate)
         wave = wave.to(self.device, torch.float32)[:, 0]  # (B, L)
@@ -311,15 +315,7 @@ class QueryEncoder(nn.Module):
                 f"audio query is too short: {wave.shape[-1] / self.audio_sample_rate:.3f} s, "
                 f"the {self.name!r} encoder needs at least {self.min_audio_seconds:g} s"
             )
-        parts = []
-        with torch.set_grad_enabled(self.trainable and torch.is_grad_enabled()):
-            for start in range(0, wave.shape[0], self.batch_size):
-                chunk = wave[start : start + self.batch_size]
-                emb = self._encode_audio(chunk)
-                self._check_output(emb, chunk.shape[0], "audio")
-                parts.append(emb)
-            out = torch.cat(parts) if len(parts) > 1 else parts[0]
-            return F.normalize(out.float(), dim=-1).clone()
+        return self._embed_batches(wave, self._encode_audio, "audio")  # (B, D)
 
     # ------------------------------------------------------------------ back-end hooks
     def _encode_text(self, texts: list[str]) -> torch.Tensor:
@@ -343,3 +339,31 @@ class QueryEncoder(nn.Module):
     def extra_repr(self) -> str:
         audio = f"{self.audio_sample_rate} Hz" if self.supports_audio else "no"
         return f"name={self.name!r}, dim={self.dim}, audio={audio}, cache={self.cache.maxsize}"
+
+
+def class_prototypes(
+    encoder: QueryEncoder, classes: Sequence[str], captions: Mapping[str, Sequence[str]]
+) -> torch.Tensor:
+    """Each class's *prototype*: the normalised mean embedding of its captions.
+
+    Taught in chapter 4 (QueryNet); chapter 8 (Evaluation) measures query margins with it.
+
+    Args:
+        encoder: any :class:`QueryEncoder`.
+        classes: ``K`` class names, in the order of the rows.
+        captions: ``class → captions`` (at least one per class), e.g.
+            :data:`lassnet.ontology.CAPTIONS`.
+
+    Returns:
+        ``(K, D)`` unit vectors on the encoder's device. Raises ``ValueError`` for a class
+        without captions.
+    """
+    rows = []
+    for name in classes:
+        texts = list(captions.get(name, ()))
+        if not texts:
+            raise ValueError(
+                f"class {name!r} has no captions; give captions[{name!r}] a list of strings"
+            )
+        rows.append(F.normalize(encoder.embed_text(texts).mean(0), dim=0))  # (D,)
+    return torch.stack(rows)  # (K, D)

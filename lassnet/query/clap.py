@@ -16,27 +16,22 @@ user's checkpoint file ourselves:
 
 Importing ``laion_clap`` itself fetches three tokenizers from the Hugging Face hub (BERT,
 RoBERTa, BART) whether they are needed or not, and retries for minutes without a network, so
-only its ``clap_module`` sub-package is imported here. CLAP's text tower is RoBERTa: building
-it reads the ``roberta-base`` tokenizer and weights from the hub (cached after the first
-time) or from a ``roberta-base/`` folder in the working directory. Without a network the
-hub's cache is used (``offline``).
+only its ``clap_module`` sub-package is imported (the workaround, and the switch that puts
+the hub libraries offline, live in :mod:`lassnet._compat.laion_clap`). CLAP's text tower is
+RoBERTa: building it reads the ``roberta-base`` tokenizer and weights from the hub (cached
+after the first time) or from a ``roberta-base/`` folder in the working directory. Without a
+network the hub's cache is used (``offline``).
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
-import os
-import socket
-import sys
-import types
 import warnings
 from pathlib import Path
-from urllib.parse import urlparse
 
 import torch
 
 from .. import checkpoint
+from .._compat.laion_clap import env_offline, hub_offline, hub_reachable, import_clap_module
 from ..checkpoint import CheckpointError, load_state
 from .base import QueryEncoder, resolve_device
 
@@ -44,8 +39,6 @@ __all__ = [
     "CLAPEncoder",
     "read_checkpoint",
     "describe_checkpoint",
-    "import_clap_module",
-    "hub_offline",
     "write_random_roberta",
 ]
 
@@ -58,107 +51,6 @@ CONTEXT_LENGTH = 77
 HTSAT_WIDTHS = {96: "HTSAT-tiny", 128: "HTSAT-base", 256: "HTSAT-large"}
 #: keys that the released checkpoints store and current transformers no longer expects
 KNOWN_DRIFT = ("text_branch.embeddings.position_ids",)
-
-INSTALL_HINT = (
-    "the 'clap' query encoder needs laion-clap and the packages it imports: "
-    "pip install 'lassnet[clap]' && pip install --no-deps laion-clap==1.1.7"
-)
-
-
-# ---------------------------------------------------------------------------- import
-def import_clap_module() -> types.ModuleType:
-    """Import laion-clap's model definitions (``clap_module``) without ``laion_clap/__init__``.
-
-    laion-clap imports ``clap_module`` as a top-level package (it appends its own folder to
-    ``sys.path``); registering it under the same name lets ``import laion_clap`` later reuse
-    this copy. Raises ``ImportError`` with the install command if anything is missing.
-    """
-    existing = sys.modules.get("clap_module")
-    if existing is not None:
-        if "laion_clap" not in str(getattr(existing, "__file__", "")):
-            raise ImportError(
-                f"another package named clap_module is already imported ({existing.__file__})"
-            )
-        return existing
-    spec = importlib.util.find_spec("laion_clap")
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError(INSTALL_HINT)
-    root = Path(list(spec.submodule_search_locations)[0]) / "clap_module"
-    sub = importlib.util.spec_from_file_location(
-        "clap_module", root / "__init__.py", submodule_search_locations=[str(root)]
-    )
-    if sub is None or sub.loader is None:
-        raise ImportError(f"laion-clap is installed without its clap_module ({root}). "
-                          + INSTALL_HINT)
-    module = importlib.util.module_from_spec(sub)
-    sys.modules["clap_module"] = module
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            sub.loader.exec_module(module)
-    except ImportError as err:
-        for name in [n for n in sys.modules if n == "clap_module" or n.startswith("clap_module.")]:
-            del sys.modules[name]
-        raise ImportError(f"{INSTALL_HINT} (missing: {err.name or err})") from err
-    return module
-
-
-# ---------------------------------------------------------------------------- hub access
-def _hub_endpoint_host() -> str:
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-    return urlparse(endpoint).hostname or "huggingface.co"
-
-
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """Whether a TCP connection to the Hugging Face hub opens within ``timeout`` seconds."""
-    try:
-        socket.create_connection((_hub_endpoint_host(), 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
-
-
-def _env_offline() -> bool:
-    flags = (os.environ.get("HF_HUB_OFFLINE"), os.environ.get("TRANSFORMERS_OFFLINE"))
-    return any((f or "").strip().lower() in {"1", "true", "yes", "on"} for f in flags)
-
-
-@contextlib.contextmanager
-def hub_offline(enabled: bool = True):
-    """Within the block, ``transformers`` reads only local files and the hub's cache.
-
-    ``HF_HUB_OFFLINE`` is read once when ``huggingface_hub`` is imported, so setting the
-    environment variable alone is not enough in a running program; the flags those libraries
-    consult are switched too, and everything is restored on exit.
-    """
-    if not enabled:
-        yield
-        return
-    saved_env = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    patched = []
-    for module_name, attr in (
-        ("huggingface_hub.constants", "HF_HUB_OFFLINE"),
-        ("transformers.utils.hub", "_is_offline_mode"),
-    ):
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        if hasattr(module, attr):
-            patched.append((module, attr, getattr(module, attr)))
-            setattr(module, attr, True)
-    try:
-        yield
-    finally:
-        for module, attr, value in patched:
-            setattr(module, attr, value)
-        for key, value in saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 # ---------------------------------------------------------------------------- loading
@@ -266,7 +158,7 @@ class CLAPEncoder(QueryEncoder):
         if checkpoint is None:
             raise ValueError(
                 "the 'clap' query encoder needs a checkpoint file: "
-                "load('clap', checkpoint='music_speech_audioset_epoch_15_esc_89.98.pt') "
+                "build('clap', checkpoint='music_speech_audioset_epoch_15_esc_89.98.pt') "
                 "(AudioSep's, HTS-AT base) or a LAION 630k checkpoint such as 630k-best.pt"
             )
         dev = resolve_device(device)
@@ -299,7 +191,7 @@ class CLAPEncoder(QueryEncoder):
                 f"unknown CLAP audio tower {amodel!r}; one of {clap_module.list_models()}"
             )
         if offline is None:
-            offline = _env_offline() or (
+            offline = env_offline() or (
                 not Path("roberta-base").is_dir() and not hub_reachable()
             )
         model, tokenizer = self._build(clap_module, amodel, bool(offline))

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
+from .. import ontology
 from .base import QueryEncoder, resolve_device
 
 __all__ = ["LabelEncoder"]
@@ -26,10 +27,10 @@ class LabelEncoder(QueryEncoder):
     give ``encoder.parameters()`` to its optimiser.
 
     Args:
-        classes: class names (default: :data:`lassnet.data.CLASSES`).
+        classes: class names (default: the synthetic corpus's, :data:`lassnet.ontology.CLASSES`).
         dim: ``D``, the embedding width.
         captions: optional ``class → captions``; each caption then looks up its class
-            (default, when ``classes`` is not given either: :data:`lassnet.data.CAPTIONS`).
+            (default, when ``classes`` is not given either: :data:`lassnet.ontology.CAPTIONS`).
         device: where the table lives (default: CUDA when available, else CPU).
         seed: seed of the table's random initialisation.
 
@@ -50,11 +51,9 @@ class LabelEncoder(QueryEncoder):
     ):
         super().__init__(cache_size=0)
         if classes is None:
-            from .. import data
-
-            classes = data.CLASSES
+            classes = ontology.CLASSES
             if captions is None:
-                captions = data.CAPTIONS
+                captions = ontology.CAPTIONS
         if isinstance(classes, str) or not isinstance(classes, Sequence) or not classes:
             raise ValueError("classes must be a non-empty list of class names")
         classes = tuple(classes)

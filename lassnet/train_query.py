@@ -1,155 +1,70 @@
-"""An audio tower aligned to MiniLM, so that a sound clip can be the query, offline.
+"""Training the audio tower against frozen MiniLM, and scoring it by zero-shot retrieval.
 
 Taught in chapter 4 (QueryNet). CLAP learns a text tower and an audio tower together; here
-the text tower is the frozen MiniLM (the default query encoder) and only a small audio CNN is
-learned, CLAP-style: a batch of clips and captions is scored all-against-all (cosine ×
-a learnable inverse temperature), and a symmetric InfoNCE loss asks each clip to pick out its
-own captions among the batch's and each caption its own clips. Clips of one class share a
-class's captions, so every same-class pair counts as a positive. After training, an audio
-embedding lands next to the MiniLM embeddings of its captions, and a separator trained on
-text queries can take audio queries too (``load("minilm-audio")``).
+the text tower is the frozen MiniLM (the default query encoder) and only the small audio CNN
+(:class:`~lassnet.query.audio_tower.AudioTower`) is learned, CLAP-style: a batch of clips and
+captions is scored all-against-all (cosine × a learnable inverse temperature), and a
+symmetric InfoNCE loss asks each clip to pick out its own captions among the batch's and each
+caption its own clips. Clips of one class share a class's captions, so every same-class pair
+counts as a positive. After training, an audio embedding lands next to the MiniLM embeddings
+of its captions, and a separator trained on text queries can take audio queries too
+(``lassnet.query.build("minilm-audio")``).
 
-Train it with ``python -m lassnet.query.audio_encoder --out data/audio_encoder_minilm.pt``
-(or ``lassnet train-query``); the file keeps the weights, the configuration, the exact
+This is pipeline-level code: it draws clips and captions from the synthetic corpus
+(:mod:`lassnet.data`, chapter 6), which the encoders in :mod:`lassnet.query` never import.
+
+Train it with ``python -m lassnet.train_query --out data/audio_encoder_minilm.pt --seed 0``
+(or ``lassnet train-query ...``); the file keeps the weights, the configuration, the exact
 command and seed, and the test-split retrieval accuracy.
 
-Shape letters: ``B`` batch, ``L`` samples, ``F`` mel bands, ``T`` frames, ``C`` channels,
-``D`` embedding width (384).
+Shape letters: ``B`` batch, ``L`` samples, ``F`` mel bands, ``T`` frames, ``D`` embedding
+width (384), ``K`` classes, ``N`` clips.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import numbers
 import platform
 import shlex
+import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 
-from .. import checkpoint, settings
-from ..checkpoint import CheckpointError
-from .base import QueryEncoder
-from .minilm import MiniLMEncoder
+from .data import CAPTIONS, CLASSES, SyntheticClips, clip_seed, synthesize
+from .query.audio_tower import (
+    PROBE_CAPTION,
+    WEIGHTS_NAME,
+    AudioEncoderConfig,
+    AudioTower,
+    default_weights_path,
+    save_audio_tower,
+)
+from .query.base import QueryEncoder, class_prototypes
+from .query.minilm import MiniLMEncoder
 
 __all__ = [
-    "AudioEncoderConfig",
-    "AudioTower",
-    "MiniLMAudioEncoder",
     "contrastive_loss",
     "alignment_loss",
-    "default_weights_path",
-    "load_audio_tower",
     "zero_shot_accuracy",
+    "TrainSettings",
     "train_audio_encoder",
     "main",
 ]
 
-WEIGHTS_NAME = "audio_encoder_minilm.pt"
-#: a caption whose MiniLM embedding is stored with the weights, to detect another text model
-PROBE_CAPTION = "a siren wailing"
+#: the command that runs :func:`main` (recorded in every weights file it writes)
+PROG = "python -m lassnet.train_query"
 
 
-@dataclass
-class AudioEncoderConfig:
-    """Everything that defines an :class:`AudioTower` (saved next to its weights)."""
-
-    sample_rate: int = 16000
-    n_fft: int = 1024
-    hop_length: int = 320  # 20 ms frames
-    n_mels: int = 64
-    f_min: float = 20.0
-    f_max: float = 8000.0
-    channels: tuple[int, ...] = (8, 16, 32, 64, 128)
-    hidden: int = 256
-    dim: int = 384  # MiniLM's width
-    min_seconds: float = 0.25  # shortest clip the encoder accepts
-
-    def __post_init__(self):
-        self.channels = tuple(int(c) for c in self.channels)
-        if not self.channels or min(self.channels) < 1:
-            raise ValueError(f"channels must be positive, got {self.channels}")
-        if self.f_max > self.sample_rate / 2:
-            raise ValueError(f"f_max {self.f_max} Hz is above Nyquist ({self.sample_rate / 2})")
-        if self.n_mels < 2 ** len(self.channels):
-            raise ValueError(f"{self.n_mels} mel bands cannot be pooled {len(self.channels)} times")
-
-
-class ConvBlock(nn.Module):
-    """(3×3 conv → BN → ReLU) twice, then 2×2 average pooling: ``(B, C_in, F, T) →
-    (B, C_out, ⌈F/2⌉, ⌈T/2⌉)``. Taught in chapter 4 (QueryNet)."""
-
-    def __init__(self, c_in: int, c_out: int):
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
-            nn.BatchNorm2d(c_out),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(c_out, c_out, 3, padding=1, bias=False),
-            nn.BatchNorm2d(c_out),
-            nn.ReLU(inplace=True),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.avg_pool2d(self.net(x), 2, ceil_mode=True)
-
-
-class AudioTower(nn.Module):
-    """A small CNN on log-mel spectrograms that maps a clip to a ``D``-d embedding.
-
-    Taught in chapter 4 (QueryNet). ``wave (B, L)`` at ``config.sample_rate`` → log-mel
-    ``(B, 1, F, T)`` → minus its own mean (so the clip's level does not matter) → batch norm
-    per mel band → conv blocks → mean over frequency, max + mean over time → MLP → ``(B, D)``
-    (not normalised; :class:`MiniLMAudioEncoder` normalises). Any length of at least
-    ``config.min_seconds`` works.
-    """
-
-    def __init__(self, config: AudioEncoderConfig | None = None):
-        super().__init__()
-        import torchaudio
-
-        self.config = config = config or AudioEncoderConfig()
-        self.mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=config.sample_rate,
-            n_fft=config.n_fft,
-            hop_length=config.hop_length,
-            f_min=config.f_min,
-            f_max=config.f_max,
-            n_mels=config.n_mels,
-            power=2.0,
-        )
-        self.bn0 = nn.BatchNorm2d(config.n_mels)
-        widths = (1, *config.channels)
-        pairs = zip(widths[:-1], widths[1:], strict=True)
-        self.blocks = nn.Sequential(*(ConvBlock(a, b) for a, b in pairs))
-        self.head = nn.Sequential(
-            nn.Linear(config.channels[-1], config.hidden),
-            nn.ReLU(inplace=True),
-            nn.Linear(config.hidden, config.dim),
-        )
-
-    def logmel(self, wave: torch.Tensor) -> torch.Tensor:
-        """``(B, L)`` → natural-log mel power ``(B, 1, F, T)``."""
-        return torch.log(self.mel(wave).clamp_min(1e-10))[:, None]
-
-    def embed_logmel(self, logmel: torch.Tensor) -> torch.Tensor:
-        """``(B, 1, F, T)`` log-mel → ``(B, D)``."""
-        x = logmel - logmel.mean(dim=(2, 3), keepdim=True)  # level-independent
-        x = self.bn0(x.transpose(1, 2)).transpose(1, 2)  # per mel band: (B, F, 1, T) and back
-        x = self.blocks(x)  # (B, C, F', T')
-        x = x.mean(dim=2)  # (B, C, T')
-        x = x.amax(dim=2) + x.mean(dim=2)  # (B, C)
-        return self.head(x)  # (B, D)
-
-    def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        return self.embed_logmel(self.logmel(wave))
-
-
+# ---------------------------------------------------------------------------- losses
 def contrastive_loss(
     audio: torch.Tensor, text: torch.Tensor, labels: torch.Tensor, logit_scale: torch.Tensor
 ) -> torch.Tensor:
@@ -181,108 +96,7 @@ def alignment_loss(audio: torch.Tensor, prototypes: torch.Tensor) -> torch.Tenso
     return (1 - (audio * prototypes).sum(dim=-1)).mean()
 
 
-# ---------------------------------------------------------------------------- files
-def default_weights_path() -> Path:
-    """``data/audio_encoder_minilm.pt`` beside the package (``$LASSNET_DATA`` overrides)."""
-    from ..paths import data_dir
-
-    return data_dir() / WEIGHTS_NAME
-
-
-def save_audio_tower(tower: AudioTower, path: str | Path, metadata: dict) -> Path:
-    """Write weights + configuration + ``metadata`` (plain data) to ``path`` (atomic, stamped
-    and checksummed; see :mod:`lassnet.checkpoint`)."""
-    config = asdict(tower.config)
-    config["channels"] = list(config["channels"])
-    payload = {
-        "config": config,
-        "state_dict": {k: v.detach().cpu().clone() for k, v in tower.state_dict().items()},
-        "metadata": metadata,
-    }
-    return checkpoint.save(payload, path, kind="audio-tower")
-
-
-def load_audio_tower(path: str | Path) -> tuple[AudioTower, dict]:
-    """Read a file written by :func:`save_audio_tower` (safely: ``weights_only=True``).
-
-    Returns ``(tower in eval mode, metadata)``; raises
-    :class:`~lassnet.checkpoint.CheckpointError` naming the command that makes the file when
-    it is missing, and for a file of another kind.
-    """
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise CheckpointError(
-            f"no audio-encoder weights at {path}; train them with "
-            f"`python -m lassnet.query.audio_encoder --out {path}` (or `lassnet train-query`)"
-        )
-    payload = checkpoint.load(path, "audio-tower")
-    try:
-        tower = AudioTower(AudioEncoderConfig(**payload["config"]))
-    except (KeyError, TypeError, ValueError) as err:
-        raise CheckpointError(f"{path}: bad audio-tower config ({err})") from None
-    checkpoint.load_state(tower, payload.get("state_dict"), str(path))
-    tower.eval()
-    return tower, dict(payload.get("metadata", {}))
-
-
-# ---------------------------------------------------------------------------- the encoder
-class MiniLMAudioEncoder(MiniLMEncoder):
-    """MiniLM for text plus the trained :class:`AudioTower` for audio, one 384-d space.
-
-    Taught in chapter 4 (QueryNet).
-
-    Args:
-        weights: the tower's file (default :func:`default_weights_path`, the shipped one).
-        device, cache_size, batch_size, model_path: as :class:`MiniLMEncoder`.
-
-    ``embed_text(B strings) -> (B, 384)``; ``embed_audio(wave (B, 1, L), sr) -> (B, 384)``
-    (resampled to 16 kHz, at least 0.25 s). :attr:`metadata` holds how the tower was trained.
-    """
-
-    name = "minilm-audio"
-
-    def __init__(
-        self,
-        weights: str | Path | None = None,
-        device: str | torch.device | None = None,
-        cache_size: int = 4096,
-        batch_size: int = 64,
-        model_path: str | Path | None = None,
-    ):
-        super().__init__(
-            device=device, cache_size=cache_size, batch_size=batch_size, model_path=model_path
-        )
-        self.weights_path = Path(weights) if weights is not None else default_weights_path()
-        tower, self.metadata = load_audio_tower(self.weights_path)
-        if tower.config.dim != self.dim:
-            raise ValueError(
-                f"the audio tower in {self.weights_path} gives {tower.config.dim}-d embeddings "
-                f"but the text model gives {self.dim}-d"
-            )
-        self.tower = tower.to(self.device)
-        self.audio_sample_rate = tower.config.sample_rate
-        self.min_audio_seconds = tower.config.min_seconds
-        self._freeze()
-        probe = self.metadata.get("probe_embedding")
-        if probe is not None:
-            now = self.embed_text([PROBE_CAPTION])[0].cpu()
-            if float(now @ torch.as_tensor(probe, dtype=torch.float32)) < 0.99:
-                raise ValueError(
-                    f"the audio tower in {self.weights_path} was trained against another text "
-                    "model than the one loaded; retrain it or load the matching text model"
-                )
-
-    def _encode_audio(self, wave: torch.Tensor) -> torch.Tensor:
-        return self.tower(wave)  # (B, 384)
-
-
 # ---------------------------------------------------------------------------- evaluation
-def class_prototypes(encoder: QueryEncoder, classes, captions) -> torch.Tensor:
-    """``(K, D)``: per class, the normalised mean embedding of its captions."""
-    rows = [F.normalize(encoder.embed_text(list(captions[c])).mean(0), dim=0) for c in classes]
-    return torch.stack(rows)
-
-
 def zero_shot_accuracy(
     encoder: QueryEncoder,
     split: str = "test",
@@ -299,11 +113,9 @@ def zero_shot_accuracy(
     single nearest caption belongs to its class (``top1_caption``). Also returns the mean
     cosine between a clip and its own prototype (``cosine``) and the confusion counts.
     """
-    from .. import data
-
-    classes, captions = data.CLASSES, data.CAPTIONS
-    clips = data.SyntheticClips(split, encoder.audio_sample_rate or 16000, duration,
-                                size=per_class * len(classes), seed=seed)
+    classes, captions = CLASSES, CAPTIONS
+    clips = SyntheticClips(split, encoder.audio_sample_rate or 16000, duration,
+                           size=per_class * len(classes), seed=seed)
     waves = torch.stack([clips[i]["wave"] for i in range(len(clips))])  # (N, 1, L)
     labels = torch.tensor([i % len(classes) for i in range(len(clips))])
     audio = torch.cat([encoder.embed_audio(waves[i : i + 64], clips.sample_rate)
@@ -367,9 +179,8 @@ def _spec_mask(logmel: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
 
 def _train_batch(step: int, s: TrainSettings, classes, rng_seed: int):
-    """Class-balanced batch of fresh training-split clips of one random length."""
-    from .. import data
-
+    """Class-balanced batch of fresh training-split clips of one random length: waves
+    ``(B, L)``, labels ``(B,)`` (indices into ``classes``) and one random caption per clip."""
     rng = np.random.default_rng([rng_seed, step])
     duration = float(rng.uniform(s.min_seconds, s.max_seconds))
     k = len(classes)
@@ -378,15 +189,19 @@ def _train_batch(step: int, s: TrainSettings, classes, rng_seed: int):
     waves, captions = [], []
     for j, label in enumerate(labels):
         name = classes[label]
-        seed = data.clip_seed("train", step * s.batch_size + j, rng_seed % 2**16)
-        waves.append(torch.from_numpy(data.synthesize(name, seed, s.config.sample_rate, duration)))
-        captions.append(data.CAPTIONS[name][int(rng.integers(len(data.CAPTIONS[name])))])
-    return torch.stack(waves), torch.from_numpy(labels), captions
+        seed = clip_seed("train", step * s.batch_size + j, rng_seed % 2**16)
+        waves.append(torch.from_numpy(synthesize(name, seed, s.config.sample_rate, duration)))
+        captions.append(CAPTIONS[name][int(rng.integers(len(CAPTIONS[name])))])
+    return torch.stack(waves), torch.from_numpy(labels), captions  # (B, L), (B,), B strings
+
+
+def _whole(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def train_audio_encoder(
     out_path: str | Path | None = None,
-    steps: int | None = None,
+    steps: int = 1500,
     batch_size: int = 56,
     seed: int = 0,
     progress: bool = True,
@@ -405,7 +220,8 @@ def train_audio_encoder(
 
     Args:
         out_path: where to write the weights (default :func:`default_weights_path`).
-        steps: optimisation steps (default 1500; 20 with the fast switch).
+        steps: optimisation steps (1500 made the shipped tower; the fast switch does not
+            change it: pass a smaller number for a quick run).
         batch_size: clips per step.
         seed: seeds initialisation, batches and clips.
         progress: show the tqdm bar.
@@ -416,19 +232,28 @@ def train_audio_encoder(
         a report: ``test`` (from :func:`zero_shot_accuracy`), ``train_seconds``, ``path``,
         ``history`` (step, loss, temperature, validation accuracy).
     """
-    from tqdm.auto import tqdm
-
-    from .. import data
-
-    steps = settings.scaled(1500, 20) if steps is None else int(steps)
-    s = TrainSettings(steps=steps, batch_size=batch_size, seed=seed, **options)
-    if s.steps < 1 or s.batch_size < 2:
-        raise ValueError("steps must be >= 1 and batch_size >= 2")
+    unknown = sorted(set(options) - {f.name for f in fields(TrainSettings)})
+    if unknown:
+        raise ValueError(
+            f"train_audio_encoder does not take {', '.join(unknown)}; its settings are "
+            f"{', '.join(f.name for f in fields(TrainSettings))}"
+        )
+    if not _whole(steps) or steps < 1:
+        raise ValueError(f"steps must be a whole number >= 1, got {steps!r}")
+    if not _whole(batch_size) or batch_size < 2:
+        raise ValueError(
+            f"batch_size must be a whole number >= 2 (InfoNCE needs other clips to compare "
+            f"with), got {batch_size!r}"
+        )
+    s = TrainSettings(steps=int(steps), batch_size=int(batch_size), seed=seed, **options)
     if not 0 < s.config.min_seconds <= s.min_seconds <= s.max_seconds:
-        raise ValueError("need config.min_seconds <= min_seconds <= max_seconds")
+        raise ValueError(
+            f"clip lengths must satisfy config.min_seconds <= min_seconds <= max_seconds, got "
+            f"{s.config.min_seconds} <= {s.min_seconds} <= {s.max_seconds}"
+        )
     out_path = Path(out_path) if out_path is not None else default_weights_path()
     if command is None:
-        command = "python -m lassnet.query.audio_encoder " + shlex.join(
+        command = f"{PROG} " + shlex.join(
             ["--out", str(out_path), "--steps", str(s.steps), "--batch-size",
              str(s.batch_size), "--seed", str(s.seed)]
         )
@@ -438,8 +263,8 @@ def train_audio_encoder(
     try:
         torch.manual_seed(s.seed)
         text_encoder = MiniLMEncoder(device=device)
-        classes = data.CLASSES
-        prototypes = class_prototypes(text_encoder, classes, data.CAPTIONS).to(device)  # (K, D)
+        classes = CLASSES
+        prototypes = class_prototypes(text_encoder, classes, CAPTIONS).to(device)  # (K, D)
         tower = AudioTower(s.config).to(device)
         logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07), device=device))
         decay = [p for n, p in tower.named_parameters() if p.dim() > 1]
@@ -541,16 +366,17 @@ class _TowerView(QueryEncoder):
 
 # ---------------------------------------------------------------------------- command line
 def main(argv: list[str] | None = None) -> dict:
-    """``python -m lassnet.query.audio_encoder --out PATH --seed 0 [--steps N] ...``"""
-    import sys
+    """``python -m lassnet.train_query --out PATH --seed 0 [--steps N] ...`` (also
+    ``lassnet train-query ...``): train, save, and print the test-split accuracy.
 
+    Returns the report of :func:`train_audio_encoder`."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(
-        prog="python -m lassnet.query.audio_encoder",
+        prog=PROG,
         description="Train the audio encoder aligned to MiniLM on the synthetic corpus.",
     )
     parser.add_argument("--out", default=None, help=f"weights file (default data/{WEIGHTS_NAME})")
-    parser.add_argument("--steps", type=int, default=None, help="default 1500 (20 when fast)")
+    parser.add_argument("--steps", type=int, default=1500, help="optimisation steps")
     parser.add_argument("--batch-size", type=int, default=56)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--lr", type=float, default=3e-3)
@@ -567,7 +393,7 @@ def main(argv: list[str] | None = None) -> dict:
         batch_size=args.batch_size,
         seed=args.seed,
         progress=not args.no_progress,
-        command="python -m lassnet.query.audio_encoder " + shlex.join(argv),
+        command=f"{PROG} " + shlex.join(argv),
         lr=args.lr,
         align_weight=args.align_weight,
         threads=args.threads,
