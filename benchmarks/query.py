@@ -57,7 +57,7 @@ def worker(args) -> dict:
     t0 = time.perf_counter()
     from lassnet import query
 
-    encoder = query.load(args.worker, **options)
+    encoder = query.build(args.worker, **options)
     load_s = time.perf_counter() - t0
     device = encoder.device
     if args.worker == "label":  # it answers only its own names and captions

@@ -68,7 +68,7 @@ class LASSModel(nn.Module):
             ``dim``.
         encoder: a :class:`lassnet.query.QueryEncoder`, or ``None`` to build it lazily from
             ``query_name`` / ``query_options`` the first time a query is embedded.
-        query_name, query_options: how to rebuild the encoder (``lassnet.query.load``).
+        query_name, query_options: how to rebuild the encoder (``lassnet.query.build``).
     """
 
     def __init__(
@@ -99,7 +99,7 @@ class LASSModel(nn.Module):
         if self._encoder is None:
             from . import query
 
-            self._encoder = query.load(self.query_name, **self.query_options)
+            self._encoder = query.build(self.query_name, **self.query_options)
             if self._encoder.dim != self.separator.config.condition_dim:
                 raise CheckpointError(
                     f"query encoder {self.query_name!r} gives {self._encoder.dim}-d embeddings "

@@ -14,7 +14,7 @@ from lassnet.separator import SeparationNet
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    enc = query.load("minilm")
+    enc = query.build("minilm")
     path = tmp_path_factory.mktemp("ckpt") / "model.pt"
     torch.manual_seed(0)
     LASSModel(SeparationNet.from_preset("tiny", condition_dim=enc.dim), enc).save(path)

@@ -233,6 +233,6 @@ def test_default_width_is_the_default_encoders():
     from lassnet import query
 
     net = SeparationNet.from_preset("tiny")
-    encoder = query.load(query.DEFAULT, device="cpu")
+    encoder = query.build(query.DEFAULT, device="cpu")
     assert net.config.condition_dim == SeparatorConfig().condition_dim == encoder.dim == 384
     net(torch.randn(1, 1, 4000), encoder.embed_text(["a bell tolling"]))  # fits without options
