@@ -81,7 +81,7 @@ class LetterEncoder(QueryEncoder):
         super().__init__(cache_size=cache_size, batch_size=batch_size,
                          audio_sample_rate=8000 if audio else None, min_audio_seconds=0.01)
         generator = torch.Generator().manual_seed(seed)
-        self.proj = nn.Linear(26, dim)
+        self.proj = nn.utils.skip_init(nn.Linear, 26, dim)  # no draw from the global RNG
         with torch.no_grad():
             bound = 26 ** -0.5  # nn.Linear's default range, drawn from our own generator
             self.proj.weight.uniform_(-bound, bound, generator=generator)
