@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("browser_check", ROOT / "tools" / "browser_check.py")
-browser_check = importlib.util.module_from_spec(_spec)
-sys.modules.setdefault("browser_check", browser_check)  # dataclasses look their module up
-_spec.loader.exec_module(browser_check)
-notebooks = browser_check._notebooks_tool()
+from tools import browser_check, notebooks
 
 OUTPUT = """<div class="cell_output docutils container">
 <img alt="_images/fig.png" src="_images/fig.png" />

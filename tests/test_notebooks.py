@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import sys
@@ -11,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tools import notebooks
+
 ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("book_notebooks", ROOT / "tools" / "notebooks.py")
-notebooks = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(notebooks)
 
 HEADER = """---
 jupytext:

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from fakes import letter_counts
 
 from lassnet import query
-from lassnet.query.base import EmbeddingCache, QueryEncoder, check_audio_query, check_texts
+from lassnet.query.base import EmbeddingCache, check_audio_query, check_texts
+from lassnet.testing import CountingEncoder
 
 PARAPHRASES = {
     "siren": ["a siren wailing", "an ambulance siren", "a police siren going off"],
@@ -25,30 +25,6 @@ PARAPHRASES = {
 @pytest.fixture(scope="module")
 def minilm():
     return query.build("minilm", device="cpu")
-
-
-class CountingEncoder(QueryEncoder):
-    """A tiny deterministic back-end (hashing characters) that counts model calls."""
-
-    name = "counting"
-
-    def __init__(self, cache_size=16, batch_size=64, audio=True):
-        super().__init__(cache_size=cache_size, batch_size=batch_size,
-                         audio_sample_rate=8000 if audio else None, min_audio_seconds=0.01)
-        self.proj = torch.nn.Linear(26, 8)
-        self._dim = 8
-        self.text_calls: list[list[str]] = []
-        self.audio_shapes: list[tuple] = []
-        self._freeze()
-
-    def _encode_text(self, texts):
-        self.text_calls.append(list(texts))
-        return self.proj(letter_counts(texts))
-
-    def _encode_audio(self, wave):
-        self.audio_shapes.append(tuple(wave.shape))
-        frames = wave[:, : (wave.shape[1] // 26) * 26].reshape(wave.shape[0], 26, -1)
-        return self.proj(frames.abs().mean(-1))
 
 
 # ----------------------------------------------------------------------------- MiniLM

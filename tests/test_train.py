@@ -10,6 +10,7 @@ import torch
 
 from lassnet import query
 from lassnet.checkpoint import CheckpointError
+from lassnet.testing import TINY_SEPARATOR as SMALL
 from lassnet.train import (
     CHECKPOINT,
     LOSS_LOG,
@@ -20,9 +21,6 @@ from lassnet.train import (
     plot_curves,
     read_log,
 )
-
-# A very small separator so that a step takes a fraction of a second.
-SMALL = dict(channels=[4, 8], pools=[[2, 2], [2, 2]], centre_channels=8)
 
 
 def small_config(**kw) -> TrainConfig:

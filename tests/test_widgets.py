@@ -5,33 +5,16 @@ from __future__ import annotations
 
 import pytest
 import torch
-from fakes import letter_counts
 
 from lassnet import widgets
 from lassnet.data import CLASSES
 from lassnet.masks import apply_masks, ideal_ratio_mask
 from lassnet.metrics import si_sdr
 from lassnet.model import LASSModel
-from lassnet.query.base import QueryEncoder
 from lassnet.separator import SeparationNet
+from lassnet.testing import LetterEncoder
 
 SR = 16000
-
-
-class LetterEncoder(QueryEncoder):
-    """A tiny deterministic text encoder: letter counts through a fixed random projection."""
-
-    name = "letters"
-
-    def __init__(self):
-        super().__init__(cache_size=0)
-        torch.manual_seed(0)
-        self.proj = torch.nn.Linear(26, 8)
-        self._dim = 8
-        self._freeze()
-
-    def _encode_text(self, texts):
-        return self.proj(letter_counts(texts))
 
 
 @pytest.fixture(scope="module")

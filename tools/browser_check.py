@@ -17,7 +17,6 @@ that ``make book`` built.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import re
 import shutil
 import subprocess
@@ -27,16 +26,13 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script (python tools/browser_check.py): from the root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tools import notebooks  # the chapter list, the Colab addresses
+
 ROOT = Path(__file__).resolve().parent.parent
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-
-
-def _notebooks_tool():
-    """tools/notebooks.py (the chapter list, the Colab addresses), loaded by path."""
-    spec = importlib.util.spec_from_file_location("book_notebooks", ROOT / "tools" / "notebooks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @dataclass
@@ -101,17 +97,16 @@ def parse_page(path: Path) -> PageReport:
 
 def check_site(site: Path, demo_pages: list[str], colab_dir: Path | None = None) -> list[str]:
     """Problems found in the built site (an empty list when all is well)."""
-    tool = _notebooks_tool()
-    colab_dir = colab_dir or ROOT / tool.COLAB_DIR
+    colab_dir = colab_dir or ROOT / notebooks.COLAB_DIR
     problems = []
-    for source in tool.chapters():
+    for source in notebooks.chapters():
         stem = source.stem
         page = site / f"{stem}.html"
         if not page.is_file():
             problems.append(f"{page}: missing (is the book built? `make book`)")
             continue
         report = parse_page(page)
-        if tool.colab_url(stem) not in report.links:
+        if notebooks.colab_url(stem) not in report.links:
             problems.append(f"{page.name}: no Colab badge linking to {stem}.ipynb")
         if not (colab_dir / f"{stem}.ipynb").is_file():
             problems.append(f"{page.name}: its badge opens {stem}.ipynb, missing in {colab_dir}")
@@ -220,7 +215,7 @@ def main(argv=None) -> int:
         print("SKIPPED screenshots: no Chromium found (`make chromium` installs it: "
               "apt-get install chromium)")
     else:
-        chapters = [p.stem for p in _notebooks_tool().chapters()]
+        chapters = [p.stem for p in notebooks.chapters()]
         pages = args.pages or ["index.html",
                                f"{chapters[1] if len(chapters) > 1 else chapters[0]}.html"]
         for page in pages:

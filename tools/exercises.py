@@ -22,6 +22,9 @@ not executed)::
     python tools/exercises.py check build/classroom/teacher       # every exercise must PASS
     python tools/exercises.py check submissions/*/*.ipynb         # a table of PASS / FAIL
     python tools/exercises.py time [--fast] [CHAPTER ...]         # seconds per chapter
+
+:func:`solutions` gives the book's own answers as functions (the tests check them and build
+the typical wrong answers from them).
 """
 
 from __future__ import annotations
@@ -29,16 +32,20 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
-import functools
-import importlib.util
 import io
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import jupytext
 import nbformat
+
+if __package__ in (None, ""):  # run as a script (python tools/exercises.py): tools.* from the root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tools import notebooks  # chapter order, the Colab install cell
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
@@ -46,20 +53,10 @@ BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 
 
-@functools.lru_cache(maxsize=1)
-def _notebooks_tool():
-    """``tools/notebooks.py`` (chapter order, and the Colab install cell when it has one)."""
-    spec = importlib.util.spec_from_file_location("book_notebooks", ROOT / "tools" / "notebooks.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def exercise_chapters(book: Path = BOOK) -> list[Path]:
     """The chapters of ``book/_toc.yml`` (in order) with a solution block in a code cell."""
     return [
-        p for p in _notebooks_tool().chapters(book)
+        p for p in notebooks.chapters(book)
         if BEGIN in p.read_text()
         and any(c.cell_type == "code" and BEGIN in c.source for c in jupytext.read(p).cells)
     ]
@@ -111,9 +108,8 @@ def versions(source: Path, nbgrader: bool = False):
     from lassnet.exercises import EXERCISES
 
     teacher = jupytext.read(source)
-    install = getattr(_notebooks_tool(), "INSTALL_CELL", None)
-    if install:  # on Colab the first cell installs lassnet; elsewhere it does nothing
-        teacher.cells.insert(0, nbformat.v4.new_code_cell(install))
+    # On Colab the first cell installs lassnet; elsewhere it does nothing.
+    teacher.cells.insert(0, nbformat.v4.new_code_cell(notebooks.INSTALL_CELL))
     student = copy.deepcopy(teacher)
     for t_cell, s_cell in zip(teacher.cells, student.cells, strict=True):
         name = _exercise(t_cell)
@@ -189,6 +185,34 @@ def exercise_cells(nb) -> list[ExerciseCells]:
     return list(found.values())
 
 
+def solutions(book: Path = BOOK) -> dict[str, Callable]:
+    """The book's own answer to every exercise: ``{exercise name: function}``.
+
+    Each solution cell of the chapters is run on its own in a fresh namespace (solution cells
+    are self-contained) and the function it defines is returned, so that tests can use the
+    book's answers instead of writing them again. A solution cell that raises, or defines no
+    function of the expected name, raises ``ValueError`` naming the chapter and the exercise.
+    """
+    from lassnet.exercises import EXERCISES
+
+    found: dict[str, Callable] = {}
+    for source in exercise_chapters(book):
+        for cells in exercise_cells(jupytext.read(source)):
+            where = f"{source.name}, exercise {cells.name}"
+            namespace = {"__name__": f"solution_{cells.name}"}
+            try:
+                exec(compile(cells.solution, f"<{where}: solution>", "exec"), namespace)
+            except Exception as exc:
+                raise ValueError(f"{where}: the solution cell raised {type(exc).__name__}: "
+                                 f"{exc}") from exc
+            function = namespace.get(EXERCISES[cells.name].function)
+            if not callable(function):
+                raise ValueError(f"{where}: no solution cell defines "
+                                 f"{EXERCISES[cells.name].function}()")
+            found[cells.name] = function
+    return found
+
+
 def run_exercise(cells: ExerciseCells, use_checker_cell: bool = True):
     """Run one exercise in a fresh namespace and return its :class:`CheckResult`.
 
@@ -246,7 +270,7 @@ def time_chapters(stems=None, fast: bool = False, book: Path = BOOK, timeout: in
 
     from nbclient import NotebookClient
 
-    sources = [p for p in _notebooks_tool().chapters(book) if stems is None or p.stem in stems]
+    sources = [p for p in notebooks.chapters(book) if stems is None or p.stem in stems]
     saved = os.environ.get("LASSNET_FAST")
     rows = []
     try:

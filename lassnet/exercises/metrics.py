@@ -1,0 +1,126 @@
+"""The exercises for chapter 8 (Evaluation) on the exercises page: ``si_sdr_db`` and
+``si_sdr_improvement``.
+
+:func:`check_si_sdr` compares the student's SI-SDR with :func:`lassnet.metrics.si_sdr` (noisy,
+quiet, negated, perfect and silent-reference estimates, odd lengths, float64) and recognises
+the plain SDR, swapped arguments, 20·log10 and the natural logarithm; :func:`check_si_sdri`
+compares the improvement with :func:`lassnet.metrics.si_sdri`. Taught in chapter 8
+(Evaluation); the exercises are on the book's exercises page.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ._runner import CheckResult, Exercise, _call, _compare, _run
+
+
+def _si_sdr_inputs(shape, noise=0.3, gain=1.0, silent=False, perfect=False, dtype=None):
+    reference = torch.zeros(shape) if silent else torch.randn(shape)
+    estimate = reference.clone() if perfect else reference + noise * torch.randn(shape)
+    if silent:
+        estimate = noise * torch.randn(shape)
+    estimate = gain * estimate
+    if dtype is not None:
+        estimate, reference = estimate.to(dtype), reference.to(dtype)
+    return estimate, reference
+
+
+def _si_sdr_cases():
+    from ..metrics import sdr, si_sdr
+
+    def case(note="", **kw):
+        def run(fn):
+            estimate, reference = _si_sdr_inputs(**kw)
+            expected = si_sdr(estimate, reference)
+            got = _call(fn, estimate.clone(), reference.clone())
+            swapped = si_sdr(reference, estimate)
+            mistakes = [
+                ("this is the plain SDR: it changes when the estimate is scaled; first scale "
+                 "the reference by α, its best fit to the estimate", sdr(estimate, reference)),
+                ("estimate and reference are swapped: scale the *reference* by α to fit the "
+                 "estimate", swapped),
+                ("use 10·log10 of an energy ratio (20·log10 is for amplitude ratios)",
+                 2 * expected),
+                ("use log10, not the natural logarithm",
+                 expected * np.log(10.0)),
+            ]
+            _compare("SI-SDR", got, expected, rtol=0.0, atol=1e-3, mistakes=mistakes,
+                     note=note, nan_hint="a silent reference or a perfect estimate makes an "
+                     "energy 0; add ε to the numerator and the denominator as in the formula")
+        return run
+
+    return [
+        ("a batch of 3 noisy estimates, shape (3, 1, L)", case(shape=(3, 1, 1600))),
+        ("odd length, shape (2, L)", case(shape=(2, 999), noise=1.0)),
+        ("batch of 1", case(shape=(1, 1, 800), noise=0.05)),
+        ("an estimate at a quarter of the volume", case(shape=(2, 1, 1000), gain=0.25,
+                                                        note="SI-SDR ignores the volume")),
+        ("a negated, louder estimate", case(shape=(2, 1, 1000), gain=-3.0)),
+        ("a perfect estimate", case(shape=(2, 1, 1000), perfect=True,
+                                    note="A perfect estimate scores 10·log10((‖s‖² + ε) / ε)")),
+        ("a silent reference", case(shape=(2, 1, 1000), silent=True,
+                                    note="With a silent reference the score is set by ε alone: "
+                                         "ε = torch.finfo(dtype).eps, placed as in the formula")),
+        ("float64 inputs", case(shape=(2, 1, 1000), dtype=torch.float64)),
+    ]
+
+
+def check_si_sdr(fn, verbose: bool = True) -> CheckResult:
+    """Check ``si_sdr_db(estimate, reference) -> scores`` (the exercises chapter) against
+    :func:`lassnet.metrics.si_sdr`: inputs ``(..., L)``, one score in dB per signal ``(...)``."""
+    return _run(SI_SDR, fn, _si_sdr_cases, verbose)
+
+
+def _si_sdri_cases():
+    from ..metrics import sdri, si_sdr, si_sdri
+
+    def case(kind, shape):
+        def run(fn):
+            reference = torch.randn(shape)
+            mixture = reference + torch.randn(shape)
+            if kind == "mixture":
+                estimate = mixture.clone()
+            elif kind == "scaled mixture":
+                estimate = 0.3 * mixture
+            else:
+                estimate = reference + 0.2 * torch.randn(shape)
+            expected = si_sdri(estimate, reference, mixture)
+            got = _call(fn, estimate.clone(), reference.clone(), mixture.clone())
+            mistakes = [
+                ("sign error: the improvement is the estimate's score *minus* the mixture's",
+                 -expected),
+                ("this uses the plain SDR; the improvement here is in SI-SDR",
+                 sdri(estimate, reference, mixture)),
+                ("this is the estimate's SI-SDR alone; subtract the mixture's score",
+                 si_sdr(estimate, reference)),
+            ]
+            note = "Returning the mixture (at any volume) improves nothing: 0 dB" \
+                if "mixture" in kind else ""
+            _compare("SI-SDRi", got, expected, rtol=0.0, atol=1e-3, mistakes=mistakes, note=note)
+        return run
+
+    return [
+        ("a good estimate, batch of 3", case("estimate", (3, 1, 1600))),
+        ("odd length, batch of 1", case("estimate", (1, 1, 1001))),
+        ("the mixture itself", case("mixture", (2, 1, 1000))),
+        ("the mixture, quieter", case("scaled mixture", (2, 1, 1000))),
+    ]
+
+
+def check_si_sdri(fn, verbose: bool = True) -> CheckResult:
+    """Check ``si_sdr_improvement(estimate, reference, mixture) -> dB`` (the exercises
+    chapter) against :func:`lassnet.metrics.si_sdri`."""
+    return _run(SI_SDRI, fn, _si_sdri_cases, verbose)
+
+
+SI_SDR = Exercise(
+    "si_sdr", "si_sdr_db", "exercises", "lassnet.metrics.si_sdr",
+    "α = (⟨ŝ, s⟩ + ε) / (‖s‖² + ε), then 10·log10 of the energies of α·s and α·s − ŝ (each + ε)",
+    check_si_sdr,
+)
+SI_SDRI = Exercise(
+    "si_sdri", "si_sdr_improvement", "exercises", "lassnet.metrics.si_sdri",
+    "the estimate's SI-SDR minus the mixture's, against the same reference", check_si_sdri,
+)
