@@ -94,7 +94,7 @@ def worker(args) -> dict:
 def write_random_clap(folder: str) -> str:
     """HTS-AT tiny CLAP with random weights and a stand-in text tower, saved in ``folder``."""
     from lassnet._compat.laion_clap import import_clap_module
-    from lassnet.query.clap import write_random_roberta
+    from lassnet.testing import write_random_roberta
 
     write_random_roberta(folder)
     os.chdir(folder)

@@ -73,6 +73,35 @@ def bench_preset(name, seconds, train_batch, train_seconds, repeats, device, bf1
     return row
 
 
+def bench_reference(seconds: float, repeats: int, device: torch.device) -> dict:
+    """lassnet's ``audiosep`` preset against AudioSep's forward written out independently
+    (:func:`lassnet.testing.audiosep_reference_forward`: torchlibrosa's conv STFT, batch norm
+    then β, nothing folded), on the same weights and input; runs alternate between the two so
+    that a busy machine slows both alike."""
+    from lassnet.audiosep import load_audiosep
+    from lassnet.testing import audiosep_reference_forward, audiosep_state_dict
+
+    sd = {k: v.to(device) for k, v in audiosep_state_dict().items()}
+    net, _ = load_audiosep({k: v.cpu() for k, v in sd.items()})
+    net = net.to(device).eval()
+    fast = net.fused(channels_last=device.type == "cpu")
+    mixture = 0.1 * torch.randn(1, 1, int(seconds * 32000), device=device)
+    query = torch.nn.functional.normalize(torch.randn(1, 512, device=device), dim=1)
+    with torch.no_grad():
+        ref = audiosep_reference_forward(sd, mixture, query)
+        ours = inference.run(fast, mixture, query, "float32")
+    times = {"reference": [], "lassnet": []}
+    for _ in range(max(1, repeats)):
+        with torch.no_grad():
+            times["reference"].append(best_time(
+                lambda: audiosep_reference_forward(sd, mixture, query), 1, device))
+        times["lassnet"].append(best_time(
+            lambda: inference.run(fast, mixture, query, "float32"), 1, device))
+    ref_s, ours_s = min(times["reference"]), min(times["lassnet"])
+    return {"reference_s": ref_s, "lassnet_fp32_s": ours_s, "speedup": ref_s / ours_s,
+            "rel_error": ((ours - ref).norm() / ref.norm()).item()}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", default=",".join(PRESETS))
@@ -84,6 +113,9 @@ def main(argv=None):
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--condition-dim", type=int, default=512)
     parser.add_argument("--json", type=Path, help="also write the rows to this file")
+    parser.add_argument("--reference", action="store_true",
+                        help="also time AudioSep's forward, written out independently, beside "
+                        "the audiosep preset (float32, same weights and input)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -108,6 +140,12 @@ def main(argv=None):
               f"+{row['train_peak_mb']:.0f} MB peak; channels-last "
               f"{row['train_step_cl_s']:.2f} s "
               f"({row['train_step_s'] / row['train_step_cl_s']:.2f}x)")
+    if args.reference:
+        ref = bench_reference(args.seconds, args.repeats, device)
+        rows.append({"preset": "audiosep-vs-reference", **ref})
+        print(f"\n[AudioSep's forward written out vs lassnet, {args.seconds:g} s, float32] "
+              f"reference {ref['reference_s']:.2f} s, lassnet {ref['lassnet_fp32_s']:.2f} s: "
+              f"{ref['speedup']:.2f}x faster (outputs agree to {ref['rel_error']:.1e})")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
 

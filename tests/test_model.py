@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from lassnet.audio import resample
-from lassnet.model import LASSModel, overlap_add_windows
 from lassnet.checkpoint import CheckpointError
+from lassnet.model import LASSModel, overlap_add_windows
 from lassnet.separator import SeparationNet
 
 

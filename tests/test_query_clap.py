@@ -25,6 +25,7 @@ from lassnet import query
 from lassnet._compat.laion_clap import hub_offline
 from lassnet.checkpoint import CheckpointError
 from lassnet.query import clap as clap_backend
+from lassnet.testing import write_random_roberta
 
 pytest.importorskip("transformers")
 pytest.importorskip("tokenizers")
@@ -46,7 +47,7 @@ CAPTIONS = [
 def clap_env(tmp_path_factory):
     """A tiny CLAP: laion-clap's own module, its checkpoint files, and our encoder."""
     folder = tmp_path_factory.mktemp("clap")
-    clap_backend.write_random_roberta(folder, CAPTIONS)
+    write_random_roberta(folder, CAPTIONS)
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(folder)
         # importing laion_clap fetches tokenizers from the hub; stay offline

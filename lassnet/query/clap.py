@@ -39,7 +39,6 @@ __all__ = [
     "CLAPEncoder",
     "read_checkpoint",
     "describe_checkpoint",
-    "write_random_roberta",
 ]
 
 #: CLAP's audio rate and clip length (10 s)
@@ -249,47 +248,3 @@ class CLAPEncoder(QueryEncoder):
         longer = torch.tensor([False])
         clips = [{"waveform": _fit_clip(clip), "longer": longer} for clip in wave]
         return self.model.get_audio_embedding(clips)  # (B, 512)
-
-
-# ---------------------------------------------------------------------------- offline demos
-def write_random_roberta(folder: str | Path, texts: list[str] | None = None) -> Path:
-    """Write ``folder/roberta-base``: a small random-weight stand-in for RoBERTa.
-
-    For tests, benchmarks and offline demos only: laion-clap builds its text tower from a
-    ``roberta-base/`` folder in the working directory when there is one, so with this folder
-    a CLAP model can be constructed without the hub. The tokenizer is a byte-level BPE
-    trained on ``texts``; the model has one layer of width 768 (what CLAP's text projection
-    expects). Its embeddings mean nothing; the audio tower's cost is real. Returns the path.
-    """
-    from tokenizers import ByteLevelBPETokenizer
-    from transformers import RobertaConfig, RobertaModel
-
-    out = Path(folder) / "roberta-base"
-    out.mkdir(parents=True, exist_ok=True)
-    texts = list(texts or ["a siren wailing", "rain falling on a roof", "a telephone ringing",
-                           "birds chirping", "a bell tolling", "a dog barking"])
-    tokenizer = ByteLevelBPETokenizer()
-    tokenizer.train_from_iterator(
-        texts * 4,
-        vocab_size=320,
-        min_frequency=1,
-        special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
-        show_progress=False,
-    )
-    tokenizer.save_model(str(out))
-    config = RobertaConfig(
-        vocab_size=tokenizer.get_vocab_size(),
-        hidden_size=768,
-        num_hidden_layers=1,
-        num_attention_heads=12,
-        intermediate_size=64,
-        max_position_embeddings=CONTEXT_LENGTH + 23,  # RoBERTa offsets positions by 2
-        type_vocab_size=1,
-        pad_token_id=1,
-        bos_token_id=0,
-        eos_token_id=2,
-    )
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        RobertaModel(config).save_pretrained(str(out))
-    return out
