@@ -27,6 +27,7 @@ from lassnet import query
 from lassnet.model import LASSModel
 from lassnet.separator import SeparationNet
 from lassnet.train import Trainer, load_config, read_log
+from lassnet.train.state import LOSS_LOG
 
 
 def bench_training(config: str, steps: int, batch_size: int | None, device: str,
@@ -43,7 +44,7 @@ def bench_training(config: str, steps: int, batch_size: int | None, device: str,
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(cfg, tmp, device=device, encoder=encoder, progress=False)
         trainer.fit()
-        rows = read_log(Path(tmp) / "train_log.csv")
+        rows = read_log(Path(tmp) / LOSS_LOG)
     warm = min(2, len(rows) - 2)  # skip the first steps (allocations, worker start-up)
     seconds = float(rows[-1]["seconds"]) - float(rows[warm]["seconds"])
     timed = int(rows[-1]["step"]) - int(rows[warm]["step"])
@@ -112,7 +113,7 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     threads = torch.get_num_threads()
-    encoder = query.load("minilm", device=args.device)
+    encoder = query.build("minilm", device=args.device)
     rows = []
     what = set(args.what.split(","))
     if "train" in what:

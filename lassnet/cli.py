@@ -136,11 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a separator from a config")
     p.add_argument("--config", default="tiny-cpu", help="config name or YAML path")
     p.add_argument("--out", help="run folder (default runs/<config name>); resumes if present")
-    p.add_argument("--steps", type=int)
-    p.add_argument("--batch-size", type=int)
+    p.add_argument("--steps", type=int, help="train until this step (a finished run extends)")
+    p.add_argument("--batch-size", type=int, help="mixtures per step (per process)")
     p.add_argument("--seed", type=int)
-    p.add_argument("--num-workers", type=int)
-    p.add_argument("--loss", choices=["l1", "snr"])
+    p.add_argument("--num-workers", type=int, help="data-loading processes")
+    p.add_argument("--loss", choices=["l1", "neg_sdr", "snr"],
+                   help="l1 (AudioSep's) or neg_sdr (the per-example negative SDR; "
+                   "snr is its earlier name)")
     p.add_argument("--query", help="query encoder name (e.g. minilm, clap)")
     p.add_argument("--precision", choices=["float32", "bfloat16", "float16"])
     p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda if available)")

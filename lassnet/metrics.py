@@ -272,7 +272,7 @@ def si_sdri(estimate, reference, mixture, zero_mean: bool = False, eps: float | 
 def neg_sdr_loss(estimate: torch.Tensor, reference: torch.Tensor, eps: float = SDR_EPS):
     """Training loss: the negative :func:`sdr`, averaged over examples.
 
-    Taught in chapter 8 (Evaluation); used by :mod:`lassnet.train` (``loss: snr``).
+    Taught in chapter 8 (Evaluation); used by :mod:`lassnet.train` (``loss: neg_sdr``).
 
         loss = −(1/N) Σ_n SDR(ŝ_n, s_n)
 

@@ -320,3 +320,43 @@ def plot_similarity(
     if colorbar:
         fig.colorbar(image, ax=ax, label=colorbar_label)
     return fig
+
+
+# =========================================================================== chapter 7
+import os  # noqa: E402  (this section is appended to the module; its imports sit with it)
+from pathlib import Path  # noqa: E402
+
+__all__.append("plot_curves")
+
+
+def plot_curves(run_dir: str | os.PathLike, ax=None) -> Figure:
+    """A training run's curves: the logged training loss (left axis) and, when the run
+    validated, the validation SI-SDRi in dB (right axis), against the step.
+
+    Taught in chapter 7 (Training). Reads ``train_log.csv`` and ``val_log.csv`` in
+    ``run_dir`` (:func:`lassnet.train.read_log`). Draws on ``ax`` if given (adding a twin
+    axis on its figure), else on a new figure; returns the figure.
+    """
+    from .train.state import LOSS_LOG, VAL_LOG, read_log
+
+    run_dir = Path(run_dir)
+    loss_log = run_dir / LOSS_LOG
+    if not loss_log.is_file():
+        raise ValueError(f"no training log {loss_log}; give the out_dir of a training run")
+    if ax is None:
+        fig = new_figure(figsize=(7, 3.5), layout="constrained")
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
+    rows = read_log(loss_log)
+    ax.plot([r["step"] for r in rows], [r["loss"] for r in rows], color="C0", label="train loss")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss", color="C0")
+    if (run_dir / VAL_LOG).is_file():
+        val = read_log(run_dir / VAL_LOG)
+        ax2 = ax.twinx()
+        ax2.plot([r["step"] for r in val], [r["si_sdri"] for r in val], "o-", color="C1",
+                 label="validation SI-SDRi")
+        ax2.set_ylabel("validation SI-SDRi (dB)", color="C1")
+    ax.set_title(run_dir.name)
+    return fig

@@ -1,26 +1,20 @@
 import os
+import random
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
-from lassnet import query
+from lassnet import checkpoint, query
 from lassnet.checkpoint import CheckpointError
 from lassnet.testing import TINY_SEPARATOR as SMALL
-from lassnet.train import (
-    CHECKPOINT,
-    LOSS_LOG,
-    VAL_LOG,
-    TrainConfig,
-    Trainer,
-    load_config,
-    plot_curves,
-    read_log,
-)
+from lassnet.train import TrainConfig, Trainer, load_config, plot_curves, read_log
+from lassnet.train.state import CHECKPOINT, LOSS_LOG, VAL_LOG
 
 
 def small_config(**kw) -> TrainConfig:
@@ -32,7 +26,7 @@ def small_config(**kw) -> TrainConfig:
 
 @pytest.fixture(scope="module")
 def encoder():
-    return query.load("minilm")
+    return query.build("minilm")
 
 
 def weights(run_dir):
@@ -53,15 +47,32 @@ def straight(tmp_path_factory, encoder):
     return out
 
 
-def test_training_writes_logs_and_learns_something(straight):
+def test_training_writes_logs_checkpoints_and_curves(straight):
     rows = read_log(straight / LOSS_LOG)
     assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]
-    assert all(r["loss"] > 0 for r in rows)
+    # The lr logged is the one each step ran at: warm-up over 2 steps, then constant.
+    assert [r["lr"] for r in rows] == pytest.approx([5e-4] + [1e-3] * 5)
     val = read_log(straight / VAL_LOG)
     assert [r["step"] for r in val] == [6]
-    assert (straight / "model.pt").is_file()
+    assert checkpoint.load(straight / CHECKPOINT, "train")["format"] == "lassnet.train/2"
+    model = checkpoint.load(straight / "model.pt", "model")
+    assert model["step"] == 6 and "optimizer" not in model
     fig = plot_curves(straight)
-    assert len(fig.axes) == 2
+    assert len(fig.axes) == 2  # the loss and, on a twin axis, the validation SI-SDRi
+    assert [len(ax.lines[0].get_xdata()) for ax in fig.axes] == [6, 1]
+
+
+def test_training_lowers_the_loss(tmp_path, encoder):
+    """40 steps with the negative-SDR loss: the untrained network's output is far from the
+    target (SDR below 0 dB); within a few dozen steps it learns at least to pass the target's
+    share of the mixture through, so the loss falls by more than half a dB."""
+    cfg = small_config(loss="neg_sdr", steps=40, warmup_steps=1, log_every=10,
+                       checkpoint_every=40, validate_every=40)
+    Trainer(cfg, tmp_path, encoder=encoder, progress=False).fit()
+    losses = [r["loss"] for r in read_log(tmp_path / LOSS_LOG)]  # each a mean of 10 steps
+    assert len(losses) == 4
+    first, last = sum(losses[:2]) / 2, sum(losses[2:]) / 2
+    assert last < first - 0.5, losses
 
 
 def test_resume_is_exact(tmp_path, encoder, straight):
@@ -131,7 +142,7 @@ def test_real_ctrl_c_inside_a_step_waits_for_the_step_to_finish(tmp_path, encode
 
     def optimizer_step_then_signal(*args, **kwargs):
         result = real_optimizer_step(*args, **kwargs)
-        if trainer.step == 3:  # inside step 4: weights updated, scheduler and counter not yet
+        if trainer.step == 3:  # inside step 4: weights updated, the counter not yet
             os.kill(os.getpid(), signal.SIGINT)
         return result
 
@@ -195,9 +206,156 @@ def test_mismatched_and_corrupt_checkpoints(tmp_path, encoder, straight):
         Trainer(small_config(separator=dict(SMALL, centre_channels=16)), run, encoder=encoder)
     with pytest.raises(CheckpointError, match="exists"):
         Trainer(small_config(), run, encoder=encoder, resume=False)
+    newer = _stripped(run / CHECKPOINT)
+    checkpoint.save(newer, run / CHECKPOINT, kind="train", version=3)
+    with pytest.raises(CheckpointError, match="version-3 training checkpoint, newer"):
+        Trainer(small_config(), run, encoder=encoder)
     (run / CHECKPOINT).write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="cannot read"):
         Trainer(small_config(), run, encoder=encoder)
+
+
+def _stripped(path):
+    """A checkpoint's entries without the stamps that lassnet.checkpoint.save adds."""
+    raw = torch.load(path, weights_only=True)
+    for key in ("format", "lassnet", "torch", "checksum"):
+        del raw[key]
+    return raw
+
+
+def test_version_1_checkpoint_resumes_exactly(tmp_path, encoder, straight):
+    """Version 1 of the training checkpoint held a LambdaLR's state (``scheduler``) and the
+    optimiser's param groups carried its ``initial_lr``; such a file resumes, the schedule
+    taken from the config, and ends with the weights of the straight run."""
+    cfg = small_config()
+    Trainer(small_config(steps=3), tmp_path, encoder=encoder, progress=False).fit()
+    old = _stripped(tmp_path / CHECKPOINT)
+    assert "scheduler" not in old  # version 2 stores nothing about the schedule
+    param = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.AdamW([param], lr=cfg.lr)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: cfg.lr_factor(step))
+    for _ in range(old["step"]):
+        optimizer.step()
+        scheduler.step()
+    old["scheduler"] = scheduler.state_dict()
+    for group in old["optimizer"]["param_groups"]:
+        group["initial_lr"] = cfg.lr
+    checkpoint.save(old, tmp_path / CHECKPOINT, kind="train", version=1)
+    assert checkpoint.load(tmp_path / CHECKPOINT, "train")["format"] == "lassnet.train/1"
+
+    resumed = Trainer(cfg, tmp_path, encoder=encoder, progress=False)
+    assert resumed.step == 3
+    assert resumed.optimizer.param_groups[0]["lr"] == cfg.lr * cfg.lr_factor(3)
+    resumed.fit()
+    assert checkpoint.load(tmp_path / CHECKPOINT, "train")["format"] == "lassnet.train/2"
+    assert_same_weights(weights(tmp_path), weights(straight))
+
+
+def _global_random_state():
+    return torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate()
+
+
+def _assert_same_random_state(a, b):
+    assert torch.equal(a[0], b[0]), "torch's global generator changed"
+    assert np.array_equal(a[1], b[1]), "numpy's global generator changed"
+    assert a[2] == b[2], "Python's random changed"
+
+
+def test_trainer_leaves_the_global_random_state_alone(tmp_path, encoder):
+    """Building, training and resuming draw from the run's own seeded streams: the caller's
+    generators are as they were, and the run does not depend on them."""
+    torch.manual_seed(123)
+    np.random.seed(123)
+    random.seed(123)
+    before = _global_random_state()
+    a = Trainer(small_config(steps=2), tmp_path / "a", encoder=encoder, progress=False)
+    _assert_same_random_state(_global_random_state(), before)
+
+    torch.manual_seed(456)  # another caller state: the same run
+    b = Trainer(small_config(steps=2), tmp_path / "b", encoder=encoder, progress=False)
+    assert_same_weights(a.model.state_dict(), b.model.state_dict())
+
+    before = _global_random_state()
+    a.fit()
+    _assert_same_random_state(_global_random_state(), before)
+    torch.manual_seed(789)
+    b.fit()
+    assert_same_weights(weights(tmp_path / "a"), weights(tmp_path / "b"))
+
+    before = _global_random_state()
+    resumed = Trainer(small_config(steps=3), tmp_path / "a", encoder=encoder, progress=False)
+    assert resumed.step == 2
+    _assert_same_random_state(_global_random_state(), before)
+
+
+def test_fit_restores_the_thread_count_however_it_ends(tmp_path, encoder, monkeypatch):
+    caller = torch.get_num_threads()
+    try:
+        torch.set_num_threads(3)
+        trainer = Trainer(small_config(steps=2, threads=1), tmp_path, encoder=encoder,
+                          progress=False)
+        assert torch.get_num_threads() == 3  # building changes nothing
+        seen = []
+        real_step = trainer.train_step
+
+        def spy(batch):
+            seen.append(torch.get_num_threads())
+            return real_step(batch)
+
+        monkeypatch.setattr(trainer, "train_step", spy)
+        trainer.fit()
+        assert seen == [1, 1]  # the config's count while training
+        assert torch.get_num_threads() == 3  # the caller's after it returns
+
+        more = Trainer(small_config(steps=4, threads=1), tmp_path, encoder=encoder,
+                       progress=False)
+        before = _global_random_state()
+
+        def fail(batch):
+            assert torch.get_num_threads() == 1
+            raise RuntimeError("a step failed")
+
+        monkeypatch.setattr(more, "train_step", fail)
+        with pytest.raises(RuntimeError, match="a step failed"):
+            more.fit()
+        assert torch.get_num_threads() == 3  # ... and after it raises
+        _assert_same_random_state(_global_random_state(), before)
+    finally:
+        torch.set_num_threads(caller)
+
+
+def test_snr_is_read_as_neg_sdr(tmp_path):
+    """``loss: snr``, the earlier name of the negative-SDR loss, still reads: in a YAML file,
+    in a checkpoint's train_config (the shipped model was trained with it) and on the
+    command line."""
+    from lassnet.cli import build_parser
+    from lassnet.metrics import l1_wave_loss, neg_sdr_loss
+    from lassnet.paths import shipped_model
+    from lassnet.train import LOSSES
+
+    assert LOSSES == {"l1": l1_wave_loss, "neg_sdr": neg_sdr_loss}
+    assert load_config("tiny-cpu").loss == "neg_sdr"
+    assert TrainConfig(loss="snr").loss == "neg_sdr"
+    old = tmp_path / "old.yaml"
+    old.write_text("preset: tiny\nloss: snr\n")
+    assert load_config(old).loss == "neg_sdr"
+    stored = torch.load(shipped_model(), weights_only=True)["train_config"]
+    assert TrainConfig.from_dict(stored).loss == "neg_sdr"
+    assert TrainConfig.from_dict(dict(stored, loss="snr")).to_dict()["loss"] == "neg_sdr"
+    args = build_parser().parse_args(["train", "--loss", "snr"])
+    assert load_config(args.config, loss=args.loss).loss == "neg_sdr"
+
+
+def test_importing_lassnet_train_stays_light():
+    """``lassnet info`` imports lassnet.train for the config names: that must not load the
+    data stack (scipy) or matplotlib."""
+    code = ("import sys, lassnet.train; "
+            "print(sorted(m for m in ('lassnet.data', 'scipy', 'matplotlib', 'lassnet.plot') "
+            "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
 
 
 def test_config_files_and_errors(tmp_path):
@@ -211,11 +369,19 @@ def test_config_files_and_errors(tmp_path):
     bad.write_text("preset: tiny\nlearning_rate: 3\n")
     with pytest.raises(ValueError, match="learning_rate"):
         load_config(bad)
-    with pytest.raises(ValueError, match="unknown loss"):
+    with pytest.raises(ValueError, match=r"unknown loss 'mse'; choose from \['l1', 'neg_sdr'\]"):
         TrainConfig(loss="mse")
+    with pytest.raises(ValueError, match=r"unknown precision 'fp8'; choose from "
+                       r"\['float32', 'bfloat16', 'float16'\]"):
+        TrainConfig(precision="fp8")
+    with pytest.raises(ValueError, match=r"need 1 <= min_interferers \(3\) <= "
+                       r"max_interferers \(2\)"):
+        TrainConfig(min_interferers=3, max_interferers=2)
+    with pytest.raises(ValueError, match="threads must be >= 1.*got 0"):
+        TrainConfig(threads=0)
     with pytest.raises(ValueError, match="float16 training needs a GPU"):
         Trainer(small_config(precision="float16"), tmp_path / "x", device="cpu",
-                encoder=query.load("label", classes=["a", "b"]))
+                encoder=query.build("label", classes=["a", "b"]))
 
 
 def _cli_train(out, extra_env=None, launcher=None, config_path=None):

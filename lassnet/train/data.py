@@ -1,0 +1,99 @@
+"""What the trainer reads: the mixture dataset a config describes, and which indices each step
+of each rank reads.
+
+Taught in chapter 7 (Training); the mixtures themselves are chapter 6 (Data).
+
+Every mixture is a pure function of its index, and step ``s`` of rank ``r`` (of ``W``)
+always reads the indices ``[(s·W + r)·B, (s·W + r + 1)·B)`` (:class:`StepBatches`). So data
+loader workers never repeat each other, ranks never overlap, and a resumed run reads exactly
+the batches the uninterrupted run would have read.
+
+:mod:`lassnet.data` (and the signal-processing stack behind its synthetic corpus) is imported
+only when a dataset is built, so that ``import lassnet.train`` stays quick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from .config import TrainConfig
+
+if TYPE_CHECKING:
+    from ..data import MixtureDataset
+
+__all__ = ["StepBatches", "build_dataset", "training_loader", "validation_loader"]
+
+
+class StepBatches(Sampler):
+    """Batches of dataset indices for steps ``start..steps-1`` of one rank.
+
+    Step ``s`` of rank ``r`` (of ``W``) reads indices ``[(s·W + r)·B, (s·W + r + 1)·B)``.
+    """
+
+    def __init__(self, start: int, steps: int, batch_size: int, rank: int = 0, world: int = 1):
+        self.start, self.steps, self.batch = start, steps, batch_size
+        self.rank, self.world = rank, world
+
+    def __len__(self) -> int:
+        return max(0, self.steps - self.start)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for step in range(self.start, self.steps):
+            first = (step * self.world + self.rank) * self.batch
+            yield list(range(first, first + self.batch))
+
+
+def build_dataset(cfg: TrainConfig, sample_rate: int, split: str, size: int,
+                  seed: int) -> MixtureDataset:
+    """The mixture dataset a config describes (see :mod:`lassnet.data`), ``size`` items.
+
+    ``dataset`` names a clip source (``synthetic``, the default; ``esc50``; ``folder``) and
+    ``dataset_options`` go to it (:func:`lassnet.data.clip_source`). Items hold ``mixture``
+    and ``target`` ``(1, L)``, a ``caption`` and, when ``use_text_ratio < 1``, a
+    ``query_wave`` clip of the target's class.
+    """
+    from .. import data
+
+    source = None  # the synthetic corpus of `split`, seeded like the mixtures
+    if cfg.dataset != "synthetic" or cfg.dataset_options:
+        source = data.clip_source(cfg.dataset, split=split, sample_rate=sample_rate,
+                                  **cfg.dataset_options)
+    return data.MixtureDataset(
+        source=source,
+        size=size,
+        sample_rate=sample_rate,
+        segment_seconds=cfg.segment_seconds,
+        min_interferers=cfg.min_interferers,
+        max_interferers=cfg.max_interferers,
+        gain_db=cfg.gain_db,
+        seed=seed,
+        split=split,
+        query_audio=cfg.use_text_ratio < 1.0,
+    )
+
+
+def training_loader(cfg: TrainConfig, sample_rate: int, start: int, rank: int = 0,
+                    world: int = 1) -> DataLoader:
+    """The batches of steps ``start..cfg.steps-1`` for ``rank`` of ``world``: collated dicts
+    with ``mixture`` and ``target`` ``(B, 1, L)`` and ``caption`` (``B`` captions)."""
+    from ..data import collate
+
+    size = cfg.steps * cfg.batch_size * world  # every index any rank reads, once
+    dataset = build_dataset(cfg, sample_rate, "train", size, seed=cfg.seed)
+    return DataLoader(
+        dataset,
+        batch_sampler=StepBatches(start, cfg.steps, cfg.batch_size, rank, world),
+        collate_fn=collate,
+        num_workers=cfg.num_workers,
+        persistent_workers=False,
+    )
+
+
+def validation_loader(dataset: Dataset, batch_size: int) -> DataLoader:
+    """Collated batches of a validation dataset, in order."""
+    from ..data import collate
+
+    return DataLoader(dataset, batch_size=batch_size, collate_fn=collate)

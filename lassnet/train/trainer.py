@@ -1,0 +1,348 @@
+"""The training loop: :class:`Trainer` and :func:`train`.
+
+Taught in chapter 7 (Training). AudioSep's recipe is the default: L1 loss between separated
+and target waveforms, AdamW with ``lr = 1e-3`` and AMSGrad, a linear warm-up then a constant
+rate, mixtures built on the fly, and the query a caption of the target (or, with probability
+``1 − use_text_ratio``, an audio clip of the target's class through an audio-capable encoder).
+
+* Runs on CPU, on one GPU (mixed precision), and on several GPUs or nodes through PyTorch's
+  ``DistributedDataParallel`` when launched with ``torchrun``.
+* The learning rate of step ``s`` is ``lr · lr_factor(s)``, set on the optimiser before the
+  step: a pure function of the step, so a checkpoint needs nothing about the schedule.
+* Checkpoints, resuming, the random streams, the logs and Ctrl-C handling live in
+  :mod:`lassnet.train.state`; which mixtures each step reads, in :mod:`lassnet.train.data`.
+* Global settings are borrowed, not changed: the model is built from the run's own seeded
+  random streams, and ``fit()`` uses the config's thread count and the run's streams only
+  while it runs, putting the caller's back when it returns or raises.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.distributed as dist
+
+from ..checkpoint import CheckpointError
+from ..separator import SeparationNet
+from . import state
+from .config import LOSSES, TrainConfig, load_config
+from .data import build_dataset, training_loader, validation_loader
+from .state import CHECKPOINT, LOSS_LOG, VAL_LOG, DeferredSignals, StepAbandoned, StopRequested
+
+if TYPE_CHECKING:
+    from ..data import MixtureDataset
+    from ..query.base import QueryEncoder
+
+__all__ = ["Trainer", "train"]
+
+
+class Trainer:
+    """Train a :class:`~lassnet.separator.SeparationNet` with a frozen query encoder.
+
+    Taught in chapter 7 (Training).
+
+    Args:
+        config: a :class:`TrainConfig` (or a name / YAML path for :func:`load_config`).
+        out_dir: where ``checkpoint.pt``, ``model.pt`` and the CSV logs go. If it already
+            holds a checkpoint the run resumes from it (``resume=False`` refuses instead).
+        device: ``"cpu"``, ``"cuda"``, ... (default: CUDA when available).
+        encoder: an already-built query encoder (else ``lassnet.query.build(config.query)``).
+        progress: show a tqdm progress bar (a widget in Jupyter, text in a terminal).
+        resume: continue from a checkpoint in ``out_dir``; ``False`` raises
+            :class:`~lassnet.checkpoint.CheckpointError` if there is one.
+
+    Attributes:
+        model: the separator being trained; ``net`` is the module that runs the forward pass
+            (``model`` itself, or its ``DistributedDataParallel`` wrapper under ``torchrun``).
+        optimizer, scaler: AdamW and the float16 gradient scaler (disabled otherwise).
+        step: the number of steps taken (the next step's 0-based index).
+        rng: the run's random streams (:class:`lassnet.train.state.RandomStreams`).
+        rank, world, distributed, device: where this process trains.
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig | str | os.PathLike,
+        out_dir: str | os.PathLike,
+        *,
+        device: str | torch.device | None = None,
+        encoder: QueryEncoder | None = None,
+        progress: bool = True,
+        resume: bool = True,
+    ) -> None:
+        self.cfg = config if isinstance(config, TrainConfig) else load_config(config)
+        self.out_dir = Path(out_dir)
+        self.progress = progress
+        self._setup_runtime(device)
+        self._build(encoder)
+        self.step = 0
+        if (self.out_dir / CHECKPOINT).exists():
+            if not resume:
+                raise CheckpointError(
+                    f"{self.out_dir / CHECKPOINT} exists; remove it, choose another out_dir, "
+                    "or resume"
+                )
+            self.step, self.rng = state.resume(
+                self.out_dir, model=self.model, optimizer=self.optimizer, scaler=self.scaler,
+                map_location=self.device,
+            )
+        self._set_lr(self.step)
+        self.net: torch.nn.Module = (
+            torch.nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
+            if self.distributed
+            else self.model
+        )
+        self._val_data: MixtureDataset | None = None  # built on the first validate()
+
+    # ------------------------------------------------------------ set-up
+    def _setup_runtime(self, device: str | torch.device | None) -> None:
+        """Where and how this process trains: the process group under ``torchrun``, this
+        rank's device, and the run's random streams seeded from ``config.seed``. (The thread
+        count is applied by :meth:`fit` while it runs.)"""
+        self.distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+        if self.distributed and not dist.is_initialized():
+            backend = "nccl" if torch.cuda.is_available() and str(device) != "cpu" else "gloo"
+            dist.init_process_group(backend)
+        self.rank = dist.get_rank() if self.distributed else 0
+        self.world = dist.get_world_size() if self.distributed else 1
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = torch.device(device)
+        if self.device.type == "cuda" and self.distributed:
+            local = int(os.environ.get("LOCAL_RANK", "0"))
+            self.device = torch.device("cuda", local)
+            torch.cuda.set_device(self.device)
+        if self.cfg.precision == "float16" and self.device.type != "cuda":
+            raise ValueError(
+                f"float16 training needs a GPU, and the device is {self.device}; "
+                "use precision bfloat16 on CPU"
+            )
+        self.rng = state.RandomStreams.seeded(self.cfg.seed)
+
+    def _build(self, encoder: QueryEncoder | None) -> None:
+        """The query encoder, the separator, the optimiser and the gradient scaler; the
+        encoder and the initial weights come from the run's random streams."""
+        with self.rng.active():
+            if encoder is None:
+                from .. import query
+
+                encoder = query.build(self.cfg.query, **self.cfg.query_options)
+            self.encoder = encoder
+            self.model = SeparationNet.from_preset(
+                self.cfg.preset, condition_dim=encoder.dim, **self.cfg.separator
+            ).to(self.device)
+        if self.cfg.channels_last:  # the same maths with NHWC activations (faster convs)
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.sample_rate = self.model.config.sample_rate
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay,
+            amsgrad=self.cfg.amsgrad,
+        )
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.cfg.precision == "float16")
+
+    @contextlib.contextmanager
+    def _runtime(self) -> Iterator[None]:
+        """The config's thread count and the run's random streams for the block; the
+        caller's come back when it ends, however it ends."""
+        threads = torch.get_num_threads()
+        if self.cfg.threads:
+            torch.set_num_threads(self.cfg.threads)
+        try:
+            with self.rng.active():
+                yield
+        finally:
+            torch.set_num_threads(threads)
+
+    # ------------------------------------------------------------ checkpoints
+    def save_checkpoint(self) -> None:
+        """Atomically write ``checkpoint.pt`` (full state) and ``model.pt`` (for inference)
+        into ``out_dir`` (rank 0 writes; every rank waits for it)."""
+        if self.rank == 0:
+            state.save(self.out_dir, state.payload(
+                step=self.step, config=self.cfg, model=self.model, optimizer=self.optimizer,
+                scaler=self.scaler, rng=self.rng,
+            ))
+        if self.distributed:
+            dist.barrier()
+
+    # ------------------------------------------------------------ one step
+    def _set_lr(self, step: int) -> None:
+        """The schedule: step ``step`` runs at ``config.lr · config.lr_factor(step)``."""
+        lr = self.cfg.lr * self.cfg.lr_factor(step)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    def _conditions(self, batch: dict[str, Any], step: int) -> torch.Tensor:
+        """Query embeddings ``(B, D)``: the captions', or for a ``1 − use_text_ratio`` share
+        of the batch (drawn from the step and the seed), the query clips'."""
+        captions = batch["caption"]
+        cond = self.encoder.embed_text(captions).to(self.device)  # (B, D)
+        if self.cfg.use_text_ratio < 1.0:
+            gen = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + step)
+            use_audio = torch.rand(len(captions), generator=gen) >= self.cfg.use_text_ratio
+            if use_audio.any():
+                clips = batch["query_wave"][use_audio]  # (b, 1, L)
+                audio = self.encoder.embed_audio(clips[:, 0], self.sample_rate).to(self.device)
+                cond = cond.clone()
+                cond[use_audio.to(self.device)] = audio  # (B, D)
+        return cond
+
+    def _autocast(self) -> torch.autocast:
+        if self.cfg.precision == "float32":
+            return torch.autocast(self.device.type, enabled=False)
+        dtype = torch.bfloat16 if self.cfg.precision == "bfloat16" else torch.float16
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    def train_step(self, batch: dict[str, Any]) -> float:
+        """One optimisation step on a collated batch; returns the loss."""
+        self.net.train()
+        mixture = batch["mixture"].to(self.device)  # (B, 1, L)
+        target = batch["target"].to(self.device)  # (B, 1, L)
+        cond = self._conditions(batch, self.step)  # (B, D)
+        with self._autocast():
+            estimate = self.net(mixture, cond)  # (B, 1, L)
+        loss = LOSSES[self.cfg.loss](estimate.float(), target)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if self.cfg.grad_clip:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        self._set_lr(self.step)  # lr · lr_factor(step)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.step += 1
+        return float(loss.detach())
+
+    # ------------------------------------------------------------ validation
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        """Mean SDRi and SI-SDRi (dB) on a fixed set of ``val_size`` validation mixtures."""
+        from ..metrics import sdri, si_sdri
+
+        if self._val_data is None:
+            self._val_data = build_dataset(
+                self.cfg, self.sample_rate, "validation", self.cfg.val_size, seed=12345
+            )
+        was_training = self.model.training
+        self.model.eval()
+        sd, si = [], []
+        for batch in validation_loader(self._val_data, self.cfg.batch_size):
+            mixture = batch["mixture"].to(self.device)  # (B, 1, L)
+            target = batch["target"].to(self.device)  # (B, 1, L)
+            cond = self.encoder.embed_text(batch["caption"]).to(self.device)  # (B, D)
+            est = self.model(mixture, cond)  # (B, 1, L)
+            sd.append(sdri(est, target, mixture).flatten().cpu())  # (B,)
+            si.append(si_sdri(est, target, mixture).flatten().cpu())  # (B,)
+        self.model.train(was_training)
+        return {"sdri": float(torch.cat(sd).mean()), "si_sdri": float(torch.cat(si).mean())}
+
+    # ------------------------------------------------------------ the loop
+    def fit(self) -> dict[str, Any]:
+        """Train until ``config.steps``; returns a summary: ``steps`` (now), ``new_steps``
+        (this call), ``seconds``, ``final_loss`` and ``out_dir``.
+
+        Ctrl-C or SIGTERM saves a checkpoint and raises ``KeyboardInterrupt``; the thread
+        count and the random state are the caller's again afterwards, however it ends.
+        """
+        cfg = self.cfg
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        start_step, t0 = self.step, time.perf_counter()
+        losses: list[float] = []
+        bar = None
+        if self.progress and self.rank == 0:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=cfg.steps, initial=self.step, desc=f"training {cfg.name}",
+                       unit="step", dynamic_ncols=True)
+        signals = DeferredSignals()
+        signals.install()
+        try:
+            with self._runtime():
+                loader = training_loader(cfg, self.sample_rate, self.step, self.rank, self.world)
+                self._loop(loader, signals, losses, bar, t0)
+        except StepAbandoned:
+            if bar is not None:
+                bar.write(f"stopped in the middle of step {self.step + 1}; the last checkpoint in "
+                          f"{self.out_dir} is kept; run again to resume from it")
+            raise KeyboardInterrupt from None
+        finally:
+            if bar is not None:
+                bar.close()
+            signals.restore()
+        return {
+            "steps": self.step,
+            "new_steps": self.step - start_step,
+            "seconds": time.perf_counter() - t0,
+            "final_loss": losses[-1] if losses else math.nan,
+            "out_dir": str(self.out_dir),
+        }
+
+    def _loop(self, loader, signals: DeferredSignals, losses: list[float], bar,
+              t0: float) -> None:
+        """The steps of :meth:`fit`, with their logs, validations and checkpoints; a stop
+        request between steps saves a checkpoint and raises ``KeyboardInterrupt``."""
+        cfg = self.cfg
+        try:
+            for batch in loader:
+                before = self.step
+                signals.busy = True
+                try:
+                    loss = self.train_step(batch)
+                except (KeyboardInterrupt, StopRequested):
+                    if self.step == before:  # stopped inside the step: its state may be torn
+                        raise StepAbandoned() from None
+                    raise
+                finally:
+                    signals.busy = False
+                losses.append(loss)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{loss:.4f}")
+                last = self.step == cfg.steps
+                if self.rank == 0 and (self.step % cfg.log_every == 0 or last):
+                    recent = losses[-cfg.log_every:]
+                    state.append_log(self.out_dir / LOSS_LOG, dict(
+                        step=self.step, loss=sum(recent) / len(recent),
+                        lr=self.optimizer.param_groups[0]["lr"],  # the lr of the last step
+                        seconds=round(time.perf_counter() - t0, 3)))
+                if self.step % cfg.validate_every == 0 or last:
+                    scores = self.validate()
+                    if self.rank == 0:
+                        state.append_log(self.out_dir / VAL_LOG, dict(step=self.step, **scores))
+                        if bar is not None:
+                            bar.set_postfix(loss=f"{loss:.4f}",
+                                            val_si_sdri=f"{scores['si_sdri']:.1f} dB")
+                if self.step % cfg.checkpoint_every == 0 or last:
+                    self.save_checkpoint()
+                if signals.pending:  # Ctrl-C / SIGTERM arrived during the step
+                    raise StopRequested()
+        except (KeyboardInterrupt, StopRequested):
+            self.save_checkpoint()
+            if bar is not None:
+                bar.write(f"interrupted: checkpoint saved at step {self.step} in {self.out_dir}; "
+                          "run again to resume")
+            raise KeyboardInterrupt from None
+
+
+def train(
+    config: TrainConfig | str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    device: str | torch.device | None = None,
+    encoder: QueryEncoder | None = None,
+    progress: bool = True,
+    resume: bool = True,
+) -> dict[str, Any]:
+    """Build a :class:`Trainer` and run it to ``config.steps``; returns :meth:`Trainer.fit`'s
+    summary. The arguments are :class:`Trainer`'s. Taught in chapter 7 (Training)."""
+    return Trainer(config, out_dir, device=device, encoder=encoder, progress=progress,
+                   resume=resume).fit()
