@@ -87,11 +87,6 @@ class FiLM(nn.Module):
             for key, b, g in zip(self.keys, betas, gammas, strict=True)
         }
 
-    def slice_of(self, key: str) -> slice:
-        """Rows of the last linear layer's output that hold ``β`` of layer ``key``."""
-        start = sum(self.sizes[: self.keys.index(key)])
-        return slice(start, start + self.sizes[self.keys.index(key)])
-
     def extra_repr(self) -> str:
         return (
             f"kind={self.kind!r}, condition_dim={self.condition_dim}, layers={len(self.keys)}, "

@@ -1,16 +1,16 @@
 """Project-wide settings read from the environment, in one place.
 
 The *fast switch*: set ``LASSNET_FAST=1`` to shrink training and evaluation so that every
-chapter of the book executes in a few minutes (CI does this). Chapters and library code ask
-``lassnet.settings.FAST`` (or :func:`scaled`) instead of testing environment variables
-themselves.
+chapter of the book executes in a few minutes (CI does this). Chapters ask :func:`fast` (or
+:func:`scaled`), read at call time, instead of testing environment variables themselves;
+library defaults never depend on it.
 """
 
 from __future__ import annotations
 
 import os
 
-__all__ = ["FAST", "fast", "scaled", "truthy"]
+__all__ = ["fast", "scaled", "truthy"]
 
 
 def truthy(value: str | None) -> bool:
@@ -29,10 +29,6 @@ def truthy(value: str | None) -> bool:
 def fast() -> bool:
     """Whether the fast switch (``LASSNET_FAST``) is on, read at call time."""
     return truthy(os.environ.get("LASSNET_FAST"))
-
-
-#: The fast switch as it was when :mod:`lassnet` was imported.
-FAST: bool = fast()
 
 
 def scaled(full, quick):

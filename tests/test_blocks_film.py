@@ -97,8 +97,9 @@ def test_film_reaches_every_conditioned_layer(kind, gamma):
     # Gradient of the output reaches the FiLM rows of every layer.
     net(x, film(e)).square().mean().backward()
     grad = (film.net if kind == "linear" else film.net[-1]).weight.grad
-    for key in film.keys:
-        assert grad[film.slice_of(key)].abs().sum() > 0, key
+    starts = [sum(film.sizes[:i]) for i in range(len(film.sizes))]  # β rows, layer by layer
+    for key, start, size in zip(film.keys, starts, film.sizes, strict=True):
+        assert grad[start : start + size].abs().sum() > 0, key
 
 
 def test_film_errors():
