@@ -10,9 +10,11 @@ model, the same table is computed for
 * the **wrong query**: the caption of one of the interfering classes — a model that listens
   to its query must score clearly lower.
 
-For reading a report: :func:`plot_per_class` (a bar chart per class and method),
-:func:`plot_example` (spectrograms of a mixture, its target and the estimate on one colour
-scale) and :func:`active_fraction` (how sparse a sound is, for failure analysis).
+The model, the oracle and the scores run on the separator's device (a CUDA model is
+evaluated on its GPU); the report holds plain numbers and CPU waveforms. For reading a report:
+:func:`active_fraction` (how sparse a sound is, for failure analysis) here, and the figures
+:func:`lassnet.plot.plot_per_class` (a bar chart per class and method) and
+:func:`lassnet.plot.plot_example` (spectrograms on one colour scale).
 """
 
 from __future__ import annotations
@@ -32,8 +34,6 @@ __all__ = [
     "evaluate_model",
     "oracle_irm",
     "active_fraction",
-    "plot_per_class",
-    "plot_example",
 ]
 
 METHODS = ("model", "oracle_irm", "mixture", "wrong_query")
@@ -41,7 +41,8 @@ METHODS = ("model", "oracle_irm", "mixture", "wrong_query")
 
 def oracle_irm(stft, mixture: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Separate ``mixture (B, 1, L)`` with the ideal ratio mask computed from the true
-    ``target (B, 1, L)`` on the STFT ``stft`` → ``(B, 1, L)``."""
+    ``target (B, 1, L)`` on the STFT ``stft`` → ``(B, 1, L)``, on the device of the inputs
+    (and of ``stft``'s window, which must match)."""
     X, S = stft(mixture), stft(target)
     return stft.inverse(X * ideal_ratio_mask(S, X), mixture.shape[-1])
 
@@ -143,10 +144,14 @@ def evaluate_model(
     its :func:`lassnet.data.clip_source` name (``"esc50"``: fold 5; ``"folder"``: the rows of
     the split) with ``dataset_options`` such as ``root=``. The wrong query is a caption of
     the first interfering class.
+
+    Each batch is moved to the separator's device, where the model, the oracle mask and the
+    scores are computed; the report's numbers and example waveforms come back on the CPU.
     """
     from . import data
 
     sep = model.separator.eval()
+    device = next(sep.parameters()).device
     sr = sep.config.sample_rate
     captions = dict(data.CAPTIONS)
     if mixtures is None:
@@ -170,29 +175,30 @@ def evaluate_model(
         batches = tqdm(batches, desc="evaluating", unit="batch")
     for start in batches:
         items = mixtures[start : start + batch_size]
-        mix = torch.stack([it["mixture"] for it in items])  # (b, 1, L)
-        tgt = torch.stack([it["target"] for it in items])  # (b, 1, L)
-        est = {
-            "model": sep(mix, model.embed([it["caption"] for it in items]).cpu()),
+        mix = torch.stack([it["mixture"] for it in items]).to(device)  # (b, 1, L)
+        tgt = torch.stack([it["target"] for it in items]).to(device)  # (b, 1, L)
+        est = {  # model.embed gives (b, D) on the separator's device
+            "model": sep(mix, model.embed([it["caption"] for it in items])),
             "oracle_irm": oracle_irm(sep.stft, mix, tgt),
             "mixture": mix,
         }
         if wrong_query:
             wrong = [_caption(captions, _labels(it["interferer_labels"])[0]) for it in items]
-            est["wrong_query"] = sep(mix, model.embed(wrong).cpu())
-        base_sdr, base_si = sdr(mix, tgt).flatten(), si_sdr(mix, tgt).flatten()
+            est["wrong_query"] = sep(mix, model.embed(wrong))
+        base_sdr, base_si = sdr(mix, tgt).flatten().cpu(), si_sdr(mix, tgt).flatten().cpu()
         for method, e in est.items():
-            s, si = sdr(e, tgt).flatten(), si_sdr(e, tgt).flatten()
+            s, si = sdr(e, tgt).flatten().cpu(), si_sdr(e, tgt).flatten().cpu()
             for i, it in enumerate(items):
                 report.rows.append(dict(
                     index=start + i, label=it["label"], caption=it["caption"], method=method,
                     sdr=float(s[i]), si_sdr=float(si[i]), sdri=float(s[i] - base_sdr[i]),
                     si_sdri=float(si[i] - base_si[i]),
                 ))
-        gains = (si_sdr(est["model"], tgt).flatten() - base_si).tolist()
+        gains = (si_sdr(est["model"], tgt).flatten().cpu() - base_si).tolist()
         for i, gain in enumerate(gains):
             example = dict(score=gain, label=items[i]["label"], caption=items[i]["caption"],
-                           mixture=mix[i, 0], target=tgt[i, 0], estimate=est["model"][i, 0])
+                           mixture=mix[i, 0].cpu(), target=tgt[i, 0].cpu(),
+                           estimate=est["model"][i, 0].cpu())
             if best is None or gain > best["score"]:
                 best = example
             if worst is None or gain < worst["score"]:
@@ -214,7 +220,7 @@ def _labels(value) -> list[str]:
     return [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value)
 
 
-# --------------------------------------------------------------------------- analysis & figures
+# --------------------------------------------------------------------------- analysis
 def active_fraction(wave, sample_rate: int, threshold_db: float = -30.0,
                     frame_seconds: float = 0.032) -> torch.Tensor:
     """How much of the time a sound is *on*: the fraction of frames whose energy lies within
@@ -237,54 +243,3 @@ def active_fraction(wave, sample_rate: int, threshold_db: float = -30.0,
     active = (energy >= loudest * 10 ** (threshold_db / 10)) & (loudest > 0)
     return active.to(torch.float64).mean(-1)
 
-
-def plot_per_class(report: EvalReport, metric: str = "si_sdri", methods=None, ax=None):
-    """Horizontal bars of the mean ``metric`` per class for each method (default: every method
-    but the mixture, whose improvement is 0 by definition), classes sorted by the model's
-    score, best at the top. Returns the figure (taught in chapter 8)."""
-    from .plot import new_figure
-
-    methods = [m for m in report.methods if m != "mixture"] if methods is None else list(methods)
-    unknown = [m for m in methods if m not in report.methods]
-    if not methods or unknown:
-        raise ValueError(f"methods must be some of {report.methods}, got {methods}")
-    per = {m: report.per_class(m, metric) for m in methods}
-    order = sorted(report.labels, key=lambda lab: per[methods[0]][lab])  # worst first
-    if ax is None:
-        fig = new_figure(figsize=(7.5, 0.13 * len(order) * len(methods) + 1.2),
-                     layout="constrained")
-        ax = fig.add_subplot()
-    fig = ax.figure
-    height = 0.8 / len(methods)
-    for i, m in enumerate(methods):
-        offset = (len(methods) - 1 - i - (len(methods) - 1) / 2) * height
-        ax.barh([k + offset for k in range(len(order))], [per[m][lab] for lab in order],
-                height=height, label=m, color=f"C{i}")
-    ax.set_yticks(range(len(order)), [lab.replace("_", " ") for lab in order])
-    ax.axvline(0.0, color="0.3", lw=0.8)
-    ax.set_xlabel(f"mean {metric} (dB)")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)  # beside the bars
-    ax.grid(axis="x", alpha=0.3)
-    return fig
-
-
-def plot_example(waves, sample_rate: int, title: str | None = None, db_range: float = 80.0,
-                 panel_size: tuple[float, float] = (4.0, 2.6)):
-    """Spectrograms of several signals side by side on one colour scale (the loudest bin of
-    all of them), e.g. ``{"mixture": x, "target": s, "estimate": ŝ}``; each wave ``(L,)`` or
-    ``(1, L)``. Returns the figure (taught in chapter 8)."""
-    from .plot import new_figure, plot_spectrogram, spectrogram_db
-
-    if not waves:
-        raise ValueError("waves must not be empty")
-    top = max(float(spectrogram_db(w, sample_rate)[0].max()) for w in waves.values())
-    fig = new_figure(figsize=(panel_size[0] * len(waves), panel_size[1]), layout="constrained")
-    axes = fig.subplots(1, len(waves), sharey=True, squeeze=False)[0]
-    for i, (ax, (name, wave)) in enumerate(zip(axes, waves.items(), strict=True)):
-        plot_spectrogram(wave, sample_rate, ax, vmax=top, db_range=db_range,
-                         colorbar=i == len(waves) - 1, title=name)
-        if i:
-            ax.set_ylabel("")
-    if title:
-        fig.suptitle(title)
-    return fig

@@ -1,4 +1,7 @@
-"""Looking inside a separator: shapes, receptive field, feature maps (chapters 2 and 3).
+"""Looking inside a separator: sizes, shapes, receptive field, feature maps (chapters 2 and 3).
+
+* :func:`num_parameters` counts the parameters of any module or part of one: a block, the
+  encoders, the FiLM layers (taught in chapters 2 and 3).
 
 * :func:`shape_trace` runs one forward pass of a :class:`~lassnet.separator.SeparationNet` with
   forward hooks and lists the shape after every step of the U-Net (taught in chapter 2).
@@ -26,6 +29,7 @@ from torch import nn
 from .blocks import DecoderBlock, EncoderBlock, ResidualBlock
 
 __all__ = [
+    "num_parameters",
     "ShapeRow",
     "shape_trace",
     "RFRow",
@@ -34,6 +38,23 @@ __all__ = [
     "receptive_field",
     "capture_feature_maps",
 ]
+
+
+# --------------------------------------------------------------------------- sizes
+def num_parameters(module: nn.Module, trainable_only: bool = False) -> int:
+    """Number of parameters of ``module`` (every tensor in ``module.parameters()``, each
+    counted once), or only of those with ``requires_grad`` when ``trainable_only``.
+
+    Works for a whole separator and for any part of one (``net.film``, ``net.encoders[2]``),
+    and on the ``meta`` device, where nothing is allocated. Taught in chapter 2 (Blocks) and
+    chapter 3 (FiLM).
+    """
+    if not isinstance(module, nn.Module):
+        raise ValueError(
+            f"module must be a torch.nn.Module, got {type(module).__name__}; "
+            "for a list of parameters use sum(p.numel() for p in params)"
+        )
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
 
 # --------------------------------------------------------------------------- shapes

@@ -5,13 +5,17 @@ a checkpoint records its name and options and it is rebuilt on load. The separat
 (:class:`~lassnet.separator.SeparationNet`) is what training changes.
 
 :meth:`LASSModel.separate` is the user-facing entry point: any array or tensor, any sample
-rate, mono or multichannel, any length, a text or audio query.
+rate, mono or multichannel, any length, a text or audio query. :meth:`LASSModel.inspect`
+separates one short mono clip in one piece and keeps what the separator predicted on the
+way: its magnitude and phase masks (a :class:`Separation`, drawn by
+:func:`lassnet.plot.plot_separation`; the introduction's demo).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,16 +25,32 @@ from torch import nn
 from . import checkpoint, inference
 from .checkpoint import CheckpointError
 from .checks import WaveLike, as_waveform
+from .masks import ideal_ratio_mask
+from .metrics import si_sdr
 from .separator import SeparationNet, SeparatorConfig
+from .stft import STFT
 
 if TYPE_CHECKING:  # the query package is imported lazily (building an encoder is slow)
     from .query.base import QueryEncoder
 
-__all__ = ["LASSModel", "overlap_add_windows", "QueryLike"]
+__all__ = ["LASSModel", "Separation", "QueryLike", "overlap_add_windows", "whole_hop_length"]
 
 #: A query: a caption, several captions (one embedding each), or an audio clip of the wanted
 #: sound (``(L,)`` samples, tensor or array, with its sample rate given separately).
 QueryLike = str | Sequence[str] | WaveLike
+
+
+def whole_hop_length(length: int, stft: STFT) -> int:
+    """The length, in samples, to zero-pad a clip of ``length`` samples to before separating
+    it: at least the STFT's shortest input, rounded up to a whole number of hops.
+
+    On whole hops every sample lies under as many overlapping windows as in the middle of the
+    signal, so the inverse STFT does not amplify masking errors at the end (see
+    :meth:`SeparationNet.forward <lassnet.separator.SeparationNet.forward>`). Used by
+    :meth:`LASSModel.separate` and :meth:`LASSModel.inspect`.
+    """
+    padded = max(int(length), stft.min_length)
+    return padded + (-padded % stft.hop_length)
 
 
 def overlap_add_windows(length: int, chunk: int, overlap: int):
@@ -58,6 +78,48 @@ def overlap_add_windows(length: int, chunk: int, overlap: int):
             window[-overlap:] = ramp.flip(0)
         pieces.append((start, window))
     return pieces
+
+
+@dataclass
+class Separation:
+    """One separation and everything needed to look at it (:meth:`LASSModel.inspect`).
+
+    Waves are ``(L,)`` at ``sample_rate``; masks are ``(T, F)`` on the separator's STFT grid
+    (frame ``t`` centred at ``t·hop_length`` samples, bin ``f`` at ``freqs[f]`` Hz); all on
+    the CPU. ``reference`` is the true sound, when known; ``oracle_mask`` is then the ideal
+    ratio mask of the reference in the mixture (chapter 5), the mask a perfect magnitude-only
+    separator would predict. Drawn by :func:`lassnet.plot.plot_separation`; taught in the
+    introduction (the demo) and chapter 5 (Masks).
+    """
+
+    query: str
+    sample_rate: int
+    mixture: torch.Tensor
+    estimate: torch.Tensor
+    mag_mask: torch.Tensor
+    phase_cos: torch.Tensor
+    phase_sin: torch.Tensor
+    hop_length: int
+    freqs: np.ndarray
+    reference: torch.Tensor | None = None
+    reference_label: str | None = None
+    oracle_mask: torch.Tensor | None = None
+    mixture_label: str = "mixture"
+
+    @property
+    def phase_angle(self) -> torch.Tensor:
+        """``∠P`` in radians, ``(T, F)``: how far the phase mask turns each bin's phase."""
+        return torch.atan2(self.phase_sin, self.phase_cos)
+
+    @property
+    def scores(self) -> dict[str, float] | None:
+        """SI-SDR (dB) of the mixture and of the estimate against the reference, and the
+        improvement ``si_sdri``; ``None`` without a reference."""
+        if self.reference is None:
+            return None
+        mix = float(si_sdr(self.mixture, self.reference))
+        est = float(si_sdr(self.estimate, self.reference))
+        return {"mixture": mix, "estimate": est, "si_sdri": est - mix}
 
 
 class LASSModel(nn.Module):
@@ -197,8 +259,7 @@ class LASSModel(nn.Module):
         channels, length = y.shape
         hop = self.separator.stft.hop_length
         # Whole hops everywhere: the padded signal and every chunk (see SeparationNet.forward).
-        padded = max(length, self.separator.stft.min_length)
-        padded += -padded % hop
+        padded = whole_hop_length(length, self.separator.stft)
         y = torch.nn.functional.pad(y, (0, padded - length))
         chunk = min(max(hop, chunk - chunk % hop), padded)
         overlap = min(overlap, chunk // 2)
@@ -252,8 +313,89 @@ class LASSModel(nn.Module):
         separator.eval()
         return cls(separator, encoder, query["name"], query.get("options"))
 
+    # ------------------------------------------------------------------ looking inside
+    @torch.no_grad()
+    def inspect(
+        self,
+        mixture,
+        query: str,
+        *,
+        reference=None,
+        reference_label: str | None = None,
+        mixture_label: str = "mixture",
+    ) -> Separation:
+        """Separate ``mixture`` by a text ``query`` and keep the separator's masks.
+
+        ``mixture``: a mono clip at the model's sample rate, ``(L,)``, ``(1, L)`` or
+        ``(1, 1, L)``, tensor or array. It is padded to whole hops (:func:`whole_hop_length`,
+        as :meth:`separate` does) and separated in one piece on the separator's device, so
+        keep it short (seconds). ``reference``, the true sound (same shape) if known, adds
+        the scores and the oracle ideal ratio mask; ``reference_label`` and ``mixture_label``
+        name the sounds in figures. Everything returned is on the CPU. The separator's
+        train/eval mode is restored afterwards.
+
+        Raises ``ValueError`` for an empty query, a clip that is not mono or not finite, or a
+        reference whose shape differs from the mixture's. Taught in the introduction (the
+        demo; :func:`lassnet.plot.plot_separation` draws the result).
+        """
+        wave = _mono(mixture, "mixture")  # (L,) on the CPU
+        if not isinstance(query, str) or not query.strip():
+            raise ValueError("type a query: a short description of the sound to extract")
+        ref = None if reference is None else _mono(reference, "reference")
+        if ref is not None and ref.shape != wave.shape:
+            raise ValueError(
+                f"reference {tuple(ref.shape)} and mixture {tuple(wave.shape)} differ in "
+                "shape; pass the true sound of the same clip"
+            )
+        separator, stft = self.separator, self.separator.stft
+        device = next(separator.parameters()).device
+        length = wave.shape[-1]
+        pad = (0, whole_hop_length(length, stft) - length)
+        x = torch.nn.functional.pad(wave, pad)[None, None].to(device)  # (1, 1, L')
+        condition = self.embed(query.strip())  # (1, D) on the device
+        was_training = separator.training
+        separator.eval()
+        try:
+            out = separator(x, condition, return_masks=True)  # each (1, 1, T, F) / (1, 1, L')
+        finally:
+            separator.train(was_training)
+        oracle = None
+        if ref is not None:
+            s = stft(torch.nn.functional.pad(ref, pad)[None, None].to(device))  # (1, 1, T, F)
+            oracle = ideal_ratio_mask(s, stft(x))[0, 0].cpu()  # (T, F)
+        sr = separator.config.sample_rate
+        return Separation(
+            query=query.strip(),
+            sample_rate=sr,
+            mixture=wave,
+            estimate=out["waveform"][0, 0, :length].cpu(),
+            mag_mask=out["mag_mask"][0, 0].cpu(),
+            phase_cos=out["phase_cos"][0, 0].cpu(),
+            phase_sin=out["phase_sin"][0, 0].cpu(),
+            hop_length=stft.hop_length,
+            freqs=stft.frequencies(sr).cpu().numpy(),
+            reference=ref,
+            reference_label=reference_label,
+            oracle_mask=oracle,
+            mixture_label=mixture_label,
+        )
+
 
 def _fit_length(x: torch.Tensor, length: int) -> torch.Tensor:
     if x.shape[-1] >= length:
         return x[..., :length]
     return torch.nn.functional.pad(x, (0, length - x.shape[-1]))
+
+
+def _mono(wave, name: str) -> torch.Tensor:
+    """``(L,)``, ``(1, L)`` or ``(1, 1, L)`` (tensor or array) → float32 ``(L,)`` on the CPU,
+    by :func:`lassnet.checks.as_waveform`'s contract; a clip of several channels is refused."""
+    wave = as_waveform(wave, name, layouts=("L", "CL", "BCL")).cpu()
+    while wave.dim() > 1 and wave.shape[0] == 1:
+        wave = wave[0]
+    if wave.dim() != 1:
+        raise ValueError(
+            f"{name} must be a mono clip (L,) or (1, L), got {tuple(wave.shape)}; "
+            "mix the channels down first, e.g. wave.mean(0)"
+        )
+    return wave

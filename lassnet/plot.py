@@ -1,31 +1,65 @@
-"""Figures: spectrograms and the corpus at a glance (used from chapter 1 on; the corpus grid is
-taught in chapter 6, "Data").
+"""Figures: spectrograms, time-frequency maps, separations, the corpus at a glance and
+evaluation results (used from chapter 1 on).
 
 Library code never opens windows: every function builds a ``matplotlib.figure.Figure``
 directly (no ``pyplot`` state, safe with the Agg backend and in worker processes) and returns
 it. In a notebook the returned figure displays itself; elsewhere call ``fig.savefig(path)``.
 
 * :func:`spectrogram_db` computes a dB-scaled magnitude spectrogram ``(F, T)``.
-* :func:`plot_spectrogram` draws one (time in s, frequency in Hz, colour in dB).
+* :func:`plot_spectrogram` draws one (time in s, frequency in Hz, colour in dB);
+  :func:`shared_vmax` gives several of them one colour scale.
+* :func:`plot_tf_map` draws any map on the STFT grid: a mask, a phase, a feature map
+  (taught in chapter 1, "STFT").
+* :func:`plot_separation` draws a :class:`~lassnet.model.Separation`: spectrograms and masks
+  of one query's result (the introduction's demo).
 * :func:`plot_corpus` draws one clip of every class of the synthetic corpus in a grid.
 * :func:`plot_similarity` draws a labelled matrix: cosine similarities between query
   embeddings, or a confusion matrix (taught in chapter 4, "QueryNet").
+* :func:`plot_curves` draws a training run's loss and validation curves (taught in chapter 7,
+  "Training").
+* :func:`plot_example` and :func:`plot_per_class` draw an evaluation's spectrograms and its
+  per-class scores (taught in chapter 8, "Evaluation").
+
+Figures sit at the top of the pipeline: this module reads the results of the others (a
+:class:`~lassnet.model.Separation`, an :class:`~lassnet.evaluate.EvalReport`, a run's logs)
+and nothing below imports it.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import sys
+import textwrap
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from matplotlib import rc_context
 from matplotlib.figure import Figure
 
 from .checks import as_waveform
 from .stft import STFT
 
-__all__ = ["new_figure", "spectrogram_db", "plot_spectrogram", "plot_corpus", "plot_similarity"]
+if TYPE_CHECKING:  # for annotations only: figures sit above the model and the evaluation
+    from .evaluate import EvalReport
+    from .model import Separation
+
+__all__ = [
+    "new_figure",
+    "spectrogram_db",
+    "plot_spectrogram",
+    "shared_vmax",
+    "plot_tf_map",
+    "plot_separation",
+    "plot_example",
+    "plot_per_class",
+    "plot_corpus",
+    "plot_similarity",
+    "plot_curves",
+]
 
 
 def new_figure(**kwargs) -> Figure:
@@ -53,7 +87,9 @@ def _as_mono_1d(wave) -> torch.Tensor:
     wave = as_waveform(wave, "wave", layouts=("L", "CL", "BCL")).cpu()
     if wave.dim() == 3:
         if wave.shape[0] != 1:
-            raise ValueError(f"wave must have shape (1, C, L) for one clip, got {tuple(wave.shape)}")
+            raise ValueError(
+                f"wave must have shape (1, C, L) for one clip, got {tuple(wave.shape)}"
+            )
         wave = wave[0]
     return wave.mean(dim=0) if wave.dim() == 2 else wave  # (L,)
 
@@ -143,6 +179,231 @@ def plot_spectrogram(
     return fig
 
 
+def shared_vmax(
+    waves,
+    sample_rate: int,
+    *,
+    n_fft: int | None = None,
+    hop_length: int | None = None,
+) -> float:
+    """The loudest bin, in dB re full scale, over the spectrograms of several waves.
+
+    Pass it as ``vmax=`` to every :func:`plot_spectrogram` of a figure so that the panels
+    share one colour scale: a bin that is darker in one panel is quieter there. ``waves``: a
+    sequence of waves (``(L,)`` or ``(C, L)``, tensors or arrays) or a mapping whose values are
+    waves; ``n_fft`` / ``hop_length`` as in :func:`spectrogram_db` (use the ones the panels
+    use). Used from chapter 1 on.
+    """
+    waves = list(waves.values()) if isinstance(waves, Mapping) else list(waves)
+    if not waves:
+        raise ValueError("waves must hold at least one wave")
+    return max(
+        float(spectrogram_db(w, sample_rate, n_fft, hop_length)[0].max()) for w in waves
+    )
+
+
+def plot_tf_map(
+    values,
+    sample_rate: int,
+    hop_length: int,
+    ax=None,
+    *,
+    n_fft: int | None = None,
+    title: str | None = None,
+    cmap: str = "viridis",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    colorbar: bool = True,
+    colorbar_label: str | None = None,
+    max_freq: float | None = None,
+    figsize: tuple[float, float] = (7.0, 3.0),
+) -> Figure:
+    """Draw a map ``values (T, F)`` on an STFT grid: time (s) across, frequency (Hz) up.
+
+    For anything with one value per time-frequency bin: masks, phases, feature maps. Frame
+    ``t`` is centred at ``t · hop_length / sample_rate`` seconds and bin ``f`` at
+    ``f · sample_rate / n_fft`` Hz, each cell one hop wide and one bin high (the convention of
+    :func:`plot_spectrogram`, so a map and a spectrogram of the same STFT line up).
+
+    Args:
+        values: ``(T, F)`` tensor or array of finite numbers (frames × bins, as
+            :class:`lassnet.stft.STFT` lays them out).
+        sample_rate, hop_length: of the STFT (Hz, samples).
+        ax: draw into these axes (else a new figure of ``figsize`` is made).
+        n_fft: the FFT size, which sets the bin spacing; default ``2·(F − 1)``, right for a
+            whole one-sided spectrum. Give it for a map with fewer bins (a cropped one).
+        title, cmap, colorbar, colorbar_label: as usual.
+        vmin, vmax: colour range (default: the map's minimum and maximum).
+        max_freq: top of the frequency axis in Hz (default: the top bin's centre).
+
+    Returns the figure. Raises ``ValueError`` for values that are not a finite 2-D map, or
+    a map of one bin without ``n_fft``. Taught in chapter 1 (STFT); used for the masks of
+    chapters 3 and 5 and the introduction's demo.
+    """
+    m = values.detach().cpu().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
+    if m.ndim != 2 or 0 in m.shape:
+        raise ValueError(
+            f"values must be a 2-D (frames, bins) map, got shape {m.shape}; "
+            "for an STFT output (B, C, T, F) pass one map, e.g. x[0, 0]"
+        )
+    if not np.issubdtype(m.dtype, np.number) or np.iscomplexobj(m) or not np.isfinite(m).all():
+        raise ValueError("values must hold finite real numbers (take .abs() of a complex STFT)")
+    frames, bins = m.shape
+    if n_fft is None:
+        if bins < 2:
+            raise ValueError("a map of one bin has no bin spacing: pass n_fft")
+        n_fft = 2 * (bins - 1)
+    dt = hop_length / sample_rate  # seconds per frame
+    df = sample_rate / n_fft  # Hz per bin
+    if ax is None:
+        fig = new_figure(figsize=figsize, layout="constrained")
+        ax = fig.add_subplot()
+    fig = ax.figure
+    image = ax.imshow(
+        m.T,  # (F, T): frequency up
+        origin="lower",
+        aspect="auto",
+        interpolation="nearest",
+        cmap=cmap,
+        vmin=vmin,
+        vmax=vmax,
+        extent=(-dt / 2, (frames - 0.5) * dt, -df / 2, (bins - 0.5) * df),
+    )
+    ax.set_ylim(0, max_freq if max_freq is not None else (bins - 1) * df)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("frequency (Hz)")
+    if title:
+        ax.set_title(title)
+    if colorbar:
+        fig.colorbar(image, ax=ax, label=colorbar_label)
+    return fig
+
+
+def _pretty(label: str) -> str:
+    return label.replace("_", " ")
+
+
+_FONT_SIZE = 8.5  # the separation figure is 10.5 in wide and is shown about 7 in wide
+
+
+def plot_separation(result: Separation, db_range: float = 80.0) -> Figure:
+    """The picture of one :class:`~lassnet.model.Separation` (:meth:`LASSModel.inspect
+    <lassnet.model.LASSModel.inspect>`), two rows of panels.
+
+    Top: mixture, estimate and (if known) reference spectrograms, on one colour scale
+    (:func:`shared_vmax`). Bottom: the predicted magnitude mask ``M``, the oracle ideal ratio
+    mask (if the reference is known) and the phase-mask angle ``∠P``, by
+    :func:`plot_tf_map`. Returns the figure. Taught in the introduction (the demo).
+    """
+    sr = result.sample_rate
+    waves = [("mixture\n" + result.mixture_label, result.mixture)]
+    scores = result.scores
+    title = f"estimate for “{result.query}”"
+    if scores is not None:
+        title += f"\nSI-SDR {scores['estimate']:.1f} dB (mixture: {scores['mixture']:.1f} dB)"
+    waves.append((title, result.estimate))
+    if result.reference is not None:
+        name = _pretty(result.reference_label) if result.reference_label else "the target"
+        waves.append((f"reference\n{name}", result.reference))
+    top = shared_vmax([w for _, w in waves], sr)
+    with rc_context({"font.size": _FONT_SIZE, "axes.titlesize": _FONT_SIZE + 0.5}):
+        fig = new_figure(figsize=(10.5, 6.0), layout="constrained")
+        _draw_separation(fig, result, waves, top, db_range)
+    return fig
+
+
+def _draw_separation(fig: Figure, result: Separation, waves, top: float, db_range: float):
+    sr, hop = result.sample_rate, result.hop_length
+    n_fft = int(round(sr / float(result.freqs[1] - result.freqs[0])))
+    axes = fig.subplots(2, 3, sharex=True, sharey=True)
+    for ax, (name, wave) in zip(axes[0], waves, strict=False):
+        plot_spectrogram(wave, sr, ax, vmax=top, db_range=db_range, colorbar=False)
+        ax.set_title("\n".join(textwrap.fill(line, 36) for line in name.splitlines()))
+    fig.colorbar(axes[0, 0].images[0], ax=axes[0, :], label="dB", shrink=0.9)
+    grid = dict(n_fft=n_fft, colorbar=False)
+    plot_tf_map(result.mag_mask, sr, hop, axes[1, 0], title="magnitude mask M",
+                vmin=0.0, vmax=1.0, **grid)
+    if result.oracle_mask is not None:
+        plot_tf_map(result.oracle_mask, sr, hop, axes[1, 1], title="oracle: ideal ratio mask",
+                    vmin=0.0, vmax=1.0, **grid)
+    plot_tf_map(result.phase_angle, sr, hop, axes[1, 2], title="phase-mask angle ∠P",
+                cmap="twilight", vmin=-np.pi, vmax=np.pi, **grid)
+    fig.colorbar(axes[1, 0].images[0], ax=axes[1, :], label="mask", shrink=0.9)
+    bar = fig.colorbar(axes[1, 2].images[0], ax=axes[1, :], label="∠P (radians)", shrink=0.9)
+    bar.set_ticks([-np.pi, 0.0, np.pi], labels=["−π", "0", "π"])
+    for ax in (axes[0, 2], axes[1, 1]):
+        if not ax.images:
+            ax.text(0.5, 0.5, "reference unknown\nfor this query", ha="center", va="center",
+                    transform=ax.transAxes, color="0.4")
+            ax.set_axis_off()
+    duration = result.mixture.shape[-1] / sr
+    for ax in axes.flat:
+        ax.set_xlim(0, duration)
+        ax.set_ylim(0, float(result.freqs[-1]))
+        if not ax.get_subplotspec().is_last_row():
+            ax.set_xlabel("")
+        if not ax.get_subplotspec().is_first_col():
+            ax.set_ylabel("")
+    for ax in fig.axes:  # colour bars included; ticks are made lazily, so fix their size now
+        ax.tick_params(labelsize=_FONT_SIZE - 0.5)
+
+
+def plot_example(
+    waves: Mapping[str, object],
+    sample_rate: int,
+    title: str | None = None,
+    db_range: float = 80.0,
+    panel_size: tuple[float, float] = (4.0, 2.6),
+) -> Figure:
+    """Spectrograms of several signals side by side on one colour scale (:func:`shared_vmax`),
+    e.g. ``{"mixture": x, "target": s, "estimate": ŝ}``; each wave ``(L,)`` or ``(1, L)``, the
+    keys are the panels' titles. Returns the figure (taught in chapter 8, Evaluation)."""
+    if not waves:
+        raise ValueError("waves must not be empty: pass {title: wave, ...}")
+    top = shared_vmax(waves, sample_rate)
+    fig = new_figure(figsize=(panel_size[0] * len(waves), panel_size[1]), layout="constrained")
+    axes = fig.subplots(1, len(waves), sharey=True, squeeze=False)[0]
+    for i, (ax, (name, wave)) in enumerate(zip(axes, waves.items(), strict=True)):
+        plot_spectrogram(wave, sample_rate, ax, vmax=top, db_range=db_range,
+                         colorbar=i == len(waves) - 1, title=name)
+        if i:
+            ax.set_ylabel("")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_per_class(
+    report: EvalReport, metric: str = "si_sdri", methods: Sequence[str] | None = None, ax=None
+) -> Figure:
+    """Horizontal bars of the mean ``metric`` per class for each method of an
+    :class:`~lassnet.evaluate.EvalReport` (default: every method but the mixture, whose
+    improvement is 0 by definition), classes sorted by the first method's score, best at the
+    top. Returns the figure (taught in chapter 8, Evaluation)."""
+    methods = [m for m in report.methods if m != "mixture"] if methods is None else list(methods)
+    unknown = [m for m in methods if m not in report.methods]
+    if not methods or unknown:
+        raise ValueError(f"methods must be some of {report.methods}, got {methods}")
+    per = {m: report.per_class(m, metric) for m in methods}
+    order = sorted(report.labels, key=lambda lab: per[methods[0]][lab])  # worst first
+    if ax is None:
+        fig = new_figure(figsize=(7.5, 0.13 * len(order) * len(methods) + 1.2),
+                         layout="constrained")
+        ax = fig.add_subplot()
+    fig = ax.figure
+    height = 0.8 / len(methods)
+    for i, m in enumerate(methods):
+        offset = (len(methods) - 1 - i - (len(methods) - 1) / 2) * height
+        ax.barh([k + offset for k in range(len(order))], [per[m][lab] for lab in order],
+                height=height, label=m, color=f"C{i}")
+    ax.set_yticks(range(len(order)), [_pretty(lab) for lab in order])
+    ax.axvline(0.0, color="0.3", lw=0.8)
+    ax.set_xlabel(f"mean {metric} (dB)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)  # beside the bars
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
 def plot_corpus(
     clips: Mapping[str, object] | None = None,
     sample_rate: int = 16000,
@@ -186,8 +447,7 @@ def plot_corpus(
         raise ValueError("clips must not be empty")
     if ncols < 1:
         raise ValueError(f"ncols must be at least 1, got {ncols}")
-    specs = {c: spectrogram_db(w, sample_rate) for c, w in clips.items()}
-    top = max(float(s[0].max()) for s in specs.values())
+    top = shared_vmax(clips, sample_rate)
     nrows = math.ceil(len(clips) / ncols)
     ncols = min(ncols, len(clips))
     fig = new_figure(figsize=(panel_size[0] * ncols, panel_size[1] * nrows), layout="constrained")
@@ -323,12 +583,6 @@ def plot_similarity(
 
 
 # =========================================================================== chapter 7
-import os  # noqa: E402  (this section is appended to the module; its imports sit with it)
-from pathlib import Path  # noqa: E402
-
-__all__.append("plot_curves")
-
-
 def plot_curves(run_dir: str | os.PathLike, ax=None) -> Figure:
     """A training run's curves: the logged training loss (left axis) and, when the run
     validated, the validation SI-SDRi in dB (right axis), against the step.

@@ -66,8 +66,8 @@ def test_layouts_length_and_finiteness_options():
 def test_every_entry_point_follows_the_contract(tmp_path):
     """The same int16 array is refused the same way everywhere (it used to be rejected by
     the model, accepted by the plots and rejected with another message by audio queries)."""
+    from lassnet.model import _mono
     from lassnet.query.base import check_audio_query
-    from lassnet.widgets import _mono
 
     pcm = (np.sin(np.arange(2000) / 5) * 20000).astype(np.int16)
     calls = [
@@ -76,7 +76,7 @@ def test_every_entry_point_follows_the_contract(tmp_path):
         lambda: si_sdr(pcm, pcm),
         lambda: spectrogram_db(pcm, 16000),
         lambda: check_audio_query(pcm, 16000),
-        lambda: _mono(pcm),
+        lambda: _mono(pcm, "mixture"),
     ]
     for call in calls:
         with pytest.raises(ValueError, match=r"integer samples \(int16\)"):

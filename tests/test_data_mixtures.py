@@ -14,7 +14,9 @@ from lassnet.data import (
     clip_seed,
     clip_source,
     collate,
+    describe_mixture,
     evaluation_mixtures,
+    reference_for,
     synthesize,
 )
 
@@ -189,6 +191,45 @@ def test_evaluation_mixtures_are_fixed_and_cover_classes():
     labels = [it["label"] for it in grouped]
     assert labels[:3] == [items[0]["label"]] * 3 and labels[3:] == [items[1]["label"]] * 3
     assert not torch.equal(grouped[0]["target"], grouped[1]["target"])
+
+
+def test_evaluation_mixtures_can_keep_their_sources():
+    """With ``return_sources=True`` (the introduction's demo set) every item also has its
+    interferers, as they are in the mixture: the sources sum to the mixture."""
+    kept = evaluation_mixtures(n_targets=3, n_interferers=2, sample_rate=SR, duration=0.5,
+                               return_sources=True)
+    plain = evaluation_mixtures(n_targets=3, n_interferers=2, sample_rate=SR, duration=0.5)
+    assert len({it["label"] for it in kept}) == 3  # a different target class each
+    for item, same in zip(kept, plain, strict=True):
+        assert "interferers" not in same  # the default keeps only the sum, as before
+        assert item["interferers"].shape == (2, 4000) and item["target"].shape == (1, 4000)
+        assert item["label"] not in item["interferer_labels"]
+        parts = item["target"] + item["interferers"].sum(0, keepdim=True)  # (1, L)
+        torch.testing.assert_close(item["mixture"], parts, atol=1e-5, rtol=0)
+        torch.testing.assert_close(item["noise"], item["interferers"].sum(0, keepdim=True))
+        # Keeping the sources does not change what is drawn.
+        assert torch.equal(item["mixture"], same["mixture"])
+        assert item["interferer_labels"] == same["interferer_labels"]
+    with pytest.raises(ValueError, match="n_targets"):
+        evaluation_mixtures(n_targets=0, sample_rate=SR, duration=0.5, return_sources=True)
+
+
+def test_reference_for_and_describe_mixture():
+    item = evaluation_mixtures(n_targets=1, n_interferers=2, sample_rate=SR, duration=0.5,
+                               return_sources=True)[0]
+    torch.testing.assert_close(reference_for(item, item["label"]), item["target"][0])
+    second = item["interferer_labels"][1]
+    torch.testing.assert_close(reference_for(item, second), item["interferers"][1])
+    absent = next(c for c in CLASSES if c != item["label"]
+                  and c not in item["interferer_labels"])
+    assert reference_for(item, absent) is None
+    assert reference_for(item, None) is None
+    without_sources = {k: v for k, v in item.items() if k != "interferers"}
+    assert reference_for(without_sources, second) is None  # the sources were not kept
+    torch.testing.assert_close(reference_for(without_sources, item["label"]), item["target"][0])
+    text = describe_mixture(item)
+    assert text == (item["label"] + " + " + ", ".join(item["interferer_labels"])).replace("_", " ")
+    assert "_" not in text and text.count(",") == 1
 
 
 def test_collate_pads_and_keeps_strings():

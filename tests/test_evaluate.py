@@ -48,6 +48,47 @@ def test_protocol_tables_on_an_untrained_model(encoder):
     assert math.isfinite(report.examples["best"]["score"])
 
 
+class _Stop(Exception):
+    pass
+
+
+def test_batches_go_to_the_separators_device(encoder, monkeypatch):
+    """The model, the oracle mask and the scores run where the separator is.
+
+    The separator is moved to the ``meta`` device (no data: nothing can be computed there).
+    A spy forward records what it is given, and the oracle's STFT stops the run once its
+    input is recorded: mixtures, embeddings and targets must all have been moved there."""
+    model = LASSModel(SeparationNet.from_preset("tiny", condition_dim=encoder.dim), encoder)
+    sep = model.separator.to("meta")
+    seen = []
+
+    def spy_forward(mixture, condition, sample_rate=None, return_masks=False):
+        seen.append(("separator", mixture.device, condition.device))
+        return torch.empty_like(mixture)
+
+    def stop(module, args):
+        seen.append(("oracle stft", args[0].device))
+        raise _Stop
+
+    monkeypatch.setattr(sep, "forward", spy_forward)
+    sep.stft.register_forward_pre_hook(stop)
+    with pytest.raises(_Stop):
+        evaluate_model(model, n_targets=2, duration=1.0, progress=False)
+    meta = torch.device("meta")
+    assert seen == [("separator", meta, meta), ("oracle stft", meta)]
+
+
+def test_report_holds_cpu_waveforms_and_plain_numbers(encoder):
+    torch.manual_seed(0)
+    model = LASSModel(SeparationNet.from_preset("tiny", condition_dim=encoder.dim), encoder)
+    report = evaluate_model(model, n_targets=2, duration=1.0, progress=False,
+                            wrong_query=False)
+    assert all(isinstance(r["si_sdri"], float) for r in report.rows)
+    for example in report.examples.values():
+        for key in ("mixture", "target", "estimate"):
+            assert example[key].device.type == "cpu" and example[key].shape == (16000,)
+
+
 shipped = data_dir() / SHIPPED_MODEL
 
 

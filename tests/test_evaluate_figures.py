@@ -1,11 +1,12 @@
-"""Figures and analysis helpers of lassnet.evaluate (chapter 8)."""
+"""The figures of an evaluation (lassnet.plot) and evaluate's analysis helper (chapter 8)."""
 
 import numpy as np
 import pytest
 import torch
 from matplotlib.figure import Figure
 
-from lassnet.evaluate import EvalReport, active_fraction, plot_example, plot_per_class
+from lassnet.evaluate import EvalReport, active_fraction
+from lassnet.plot import plot_example, plot_per_class
 
 
 def _report() -> EvalReport:

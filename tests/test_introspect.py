@@ -145,3 +145,27 @@ def test_capture_feature_maps_depends_on_the_query(tiny):
 def test_capture_feature_maps_rejects_unknown_layers(tiny):
     with pytest.raises(ValueError, match="no layer named"):
         capture_feature_maps(tiny, torch.zeros(1, 1, 4000), torch.zeros(1, 16), ["nope"])
+
+
+def test_num_parameters_of_a_module_or_a_part_of_one():
+    from lassnet.blocks import ResidualBlock
+    from lassnet.introspect import num_parameters
+
+    block = ResidualBlock(8, 16)  # two 3x3 convs without bias, a 1x1 shortcut, two BNs
+    assert num_parameters(block) == sum(p.numel() for p in block.parameters())
+    convs = 9 * 8 * 16 + 9 * 16 * 16 + (8 * 16 + 16)
+    assert num_parameters(block) == convs + 2 * 8 + 2 * 16
+    net = SeparationNet.from_preset("tiny", condition_dim=384)
+    assert num_parameters(net) == net.num_parameters()
+    parts = num_parameters(net.film) + sum(num_parameters(m) for n, m in net.named_children()
+                                           if n != "film")
+    assert parts == num_parameters(net)
+    net.film.requires_grad_(False)
+    assert num_parameters(net, trainable_only=True) == num_parameters(net) - num_parameters(
+        net.film)
+    # On the meta device nothing is allocated, and the count is the same.
+    with torch.device("meta"):
+        big = SeparationNet.from_preset("audiosep", condition_dim=512)
+    assert num_parameters(big) == 25_623_941
+    with pytest.raises(ValueError, match="nn.Module"):
+        num_parameters([torch.zeros(3)])

@@ -4,15 +4,19 @@ import torch
 
 from lassnet.audio import resample
 from lassnet.checkpoint import CheckpointError
-from lassnet.model import LASSModel, overlap_add_windows
+from lassnet.data import evaluation_mixtures, reference_for
+from lassnet.masks import apply_masks, ideal_ratio_mask
+from lassnet.metrics import si_sdr
+from lassnet.model import LASSModel, Separation, overlap_add_windows, whole_hop_length
 from lassnet.separator import SeparationNet
+from lassnet.stft import STFT
 
 
 @pytest.fixture(scope="module")
 def encoder():
     from lassnet import query
 
-    return query.load("minilm")
+    return query.build("minilm")
 
 
 def _identity_separator(dim):
@@ -123,3 +127,140 @@ def test_save_load(tmp_path, encoder):
     (tmp_path / "junk.pt").write_bytes(b"\x00" * 100)
     with pytest.raises(CheckpointError):
         LASSModel.load(tmp_path / "junk.pt")
+
+
+# ----------------------------------------------------------------------------- inspect
+SR = 16000
+
+
+@pytest.fixture(scope="module")
+def demo(encoder):
+    """A random-weight tiny model and two short mixtures with their sources kept."""
+    torch.manual_seed(0)
+    model = LASSModel(SeparationNet.from_preset("tiny", condition_dim=encoder.dim).eval(),
+                      encoder)
+    mixtures = evaluation_mixtures(n_targets=2, n_interferers=2, sample_rate=SR, duration=1.0,
+                                   return_sources=True)
+    return model, mixtures
+
+
+def test_whole_hop_length():
+    stft = STFT(512, 256)  # shortest input n_fft // 2 + 1 = 257 samples
+    assert [whole_hop_length(n, stft) for n in (1, 257, 512, 513, 16000)] == [
+        512, 512, 512, 768, 16128]
+    assert all(whole_hop_length(n, STFT(2048, 320)) % 320 == 0 for n in range(1, 3000, 97))
+
+
+def test_inspect_masks_are_the_ones_that_made_the_estimate(demo):
+    model, mixtures = demo
+    item = mixtures[0]
+    result = model.inspect(item["mixture"], "  a bell ringing ")
+    assert isinstance(result, Separation)
+    assert result.query == "a bell ringing" and result.sample_rate == SR
+    assert result.estimate.shape == result.mixture.shape == (SR,)
+    sep = model.separator
+    padded_length = whole_hop_length(SR, sep.stft)
+    frames = sep.stft.num_frames(padded_length)
+    assert result.mag_mask.shape == (frames, sep.stft.n_bins) == result.phase_angle.shape
+    assert 0 <= float(result.mag_mask.min()) and float(result.mag_mask.max()) <= 1
+    assert float(result.phase_angle.abs().max()) <= torch.pi + 1e-6
+    assert result.hop_length == 256 and result.freqs[1] == pytest.approx(SR / 512)
+    # Applying the returned masks to the mixture's STFT and inverting gives the estimate.
+    padded = torch.nn.functional.pad(result.mixture, (0, padded_length - SR))
+    mag, cos, sin = sep.stft.magphase(padded[None, None])
+    out = apply_masks(mag, cos, sin, result.mag_mask, result.phase_cos, result.phase_sin)
+    rebuilt = sep.stft.inverse_magphase(*out, length=padded_length)[0, 0, :SR]
+    torch.testing.assert_close(rebuilt, result.estimate, atol=1e-5, rtol=0)
+    # ... and it is what the user-facing LASSModel.separate returns.
+    torch.testing.assert_close(
+        result.estimate, model.separate(item["mixture"][0], SR, "a bell ringing"),
+        atol=1e-4, rtol=0,
+    )
+    assert result.reference is None and result.scores is None and result.oracle_mask is None
+    assert result.mixture_label == "mixture"
+
+
+def test_inspect_reference_gives_scores_and_the_oracle_mask(demo):
+    model, mixtures = demo
+    item = mixtures[1]
+    ref = reference_for(item, item["label"])
+    result = model.inspect(item["mixture"].numpy(), item["caption"], reference=ref,
+                           reference_label=item["label"], mixture_label="two sounds")
+    scores = result.scores
+    assert scores["mixture"] == pytest.approx(float(si_sdr(item["mixture"][0], ref)), abs=1e-4)
+    assert scores["estimate"] == pytest.approx(float(si_sdr(result.estimate, ref)), abs=1e-4)
+    assert scores["si_sdri"] == pytest.approx(scores["estimate"] - scores["mixture"])
+    stft = model.separator.stft
+    pad = (0, whole_hop_length(SR, stft) - SR)
+    expected = ideal_ratio_mask(stft(torch.nn.functional.pad(ref, pad)[None, None]),
+                                stft(torch.nn.functional.pad(item["mixture"][0], pad)[None, None]))
+    torch.testing.assert_close(result.oracle_mask, expected[0, 0])
+    assert result.oracle_mask.shape == result.mag_mask.shape
+    assert result.reference_label == item["label"] and result.mixture_label == "two sounds"
+
+
+def test_inspect_different_queries_give_different_estimates(demo):
+    model, mixtures = demo
+    mix = mixtures[0]["mixture"]
+    a = model.inspect(mix, "a siren wailing").estimate
+    b = model.inspect(mix, "a clock ticking").estimate
+    assert (a - b).abs().max() > 1e-5
+
+
+def test_inspect_bad_inputs(demo):
+    model, mixtures = demo
+    mix = mixtures[0]["mixture"]
+    with pytest.raises(ValueError, match="query"):
+        model.inspect(mix, "   ")
+    with pytest.raises(ValueError, match="differ"):
+        model.inspect(mix, "a bell", reference=torch.zeros(100))
+    with pytest.raises(ValueError, match="mono"):
+        model.inspect(torch.zeros(2, SR), "a bell")
+    with pytest.raises(ValueError, match="non-finite"):
+        model.inspect(torch.full((SR,), float("nan")), "a bell")
+    with pytest.raises(ValueError, match="integer samples"):
+        model.inspect(np.zeros(SR, dtype=np.int16), "a bell")
+
+
+def test_inspect_restores_the_separators_mode(demo):
+    model, mixtures = demo
+    model.separator.train()
+    try:
+        model.inspect(mixtures[0]["mixture"], "a bell")
+        assert model.separator.training
+    finally:
+        model.separator.eval()
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_inspect_runs_on_the_separators_device(encoder, monkeypatch):
+    """Every tensor handed to the separator and to its STFT is on the separator's device.
+
+    The separator is moved to the ``meta`` device (no data, so nothing can be computed
+    there): a spy forward records what it is given, and the STFT of the oracle mask stops
+    the run once its input is recorded."""
+    model = LASSModel(SeparationNet.from_preset("tiny", condition_dim=encoder.dim), encoder)
+    sep = model.separator.to("meta")
+    seen = []
+
+    def spy_forward(mixture, condition, sample_rate=None, return_masks=False):
+        seen.append(("forward", mixture.device, condition.device))
+        maps = torch.empty(1, 1, sep.stft.num_frames(mixture.shape[-1]), sep.stft.n_bins,
+                           device=mixture.device)
+        return dict(waveform=torch.empty_like(mixture), mag=maps, mag_mask=maps,
+                    phase_cos=maps, phase_sin=maps)
+
+    def stop(module, args):
+        seen.append(("stft", args[0].device))
+        raise _Stop
+
+    monkeypatch.setattr(sep, "forward", spy_forward)
+    sep.stft.register_forward_pre_hook(stop)
+    wave = torch.randn(SR)
+    with pytest.raises(_Stop):
+        model.inspect(wave, "a bell", reference=wave)
+    meta = torch.device("meta")
+    assert seen == [("forward", meta, meta), ("stft", meta)]

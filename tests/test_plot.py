@@ -5,7 +5,17 @@ import torch
 from matplotlib.figure import Figure
 
 from lassnet.data import CLASSES
-from lassnet.plot import plot_corpus, plot_similarity, plot_spectrogram, spectrogram_db
+from lassnet.model import Separation
+from lassnet.plot import (
+    plot_corpus,
+    plot_separation,
+    plot_similarity,
+    plot_spectrogram,
+    plot_tf_map,
+    shared_vmax,
+    spectrogram_db,
+)
+from lassnet.stft import STFT
 
 
 def _sine(freq, sr=16000, seconds=0.5, amp=1.0):
@@ -49,6 +59,124 @@ def test_plot_spectrogram_returns_figure_without_pyplot():
         plot_spectrogram(np.array([0.0, np.nan] * 600), 16000)
     with pytest.raises(ValueError, match="shape"):
         plot_spectrogram(np.zeros((2, 2, 600)), 16000)
+
+
+def test_shared_vmax_is_the_loudest_bin_of_all():
+    loud, quiet = _sine(1000), _sine(1000, amp=0.01)
+    top = shared_vmax([quiet, loud], 16000)
+    assert top == pytest.approx(float(spectrogram_db(loud, 16000)[0].max()))
+    assert top == pytest.approx(0.0, abs=1.5)  # a full-scale sine reads ~0 dB
+    assert shared_vmax({"q": quiet, "l": torch.from_numpy(loud)}, 16000) == top  # a mapping
+    assert shared_vmax([quiet], 16000) == pytest.approx(top - 40.0, abs=0.1)
+    # The STFT settings are those of the panels: a longer window gathers more of a sine.
+    long = shared_vmax([loud], 16000, n_fft=2048, hop_length=512)
+    assert long == pytest.approx(float(spectrogram_db(loud, 16000, 2048, 512)[0].max()))
+    with pytest.raises(ValueError, match="at least one"):
+        shared_vmax([], 16000)
+
+
+def test_plot_tf_map_places_frames_and_bins_on_the_stft_grid():
+    sr, hop, n_fft = 16000, 256, 512
+    frames, bins = 20, n_fft // 2 + 1
+    values = torch.rand(frames, bins)
+    before = plt.get_fignums()
+    fig = plot_tf_map(values, sr, hop, title="a mask", vmin=0, vmax=1, colorbar_label="M")
+    assert isinstance(fig, Figure) and plt.get_fignums() == before
+    ax = fig.axes[0]
+    image = ax.images[0]
+    np.testing.assert_allclose(image.get_array(), values.T.numpy())  # frequency up
+    dt, df = hop / sr, sr / n_fft
+    left, right, bottom, top = image.get_extent()
+    # Frame t is centred at t·hop/sr and bin f at f·sr/n_fft: each cell is one hop wide
+    # and one bin high, centred on its frame and bin.
+    assert (left, right) == pytest.approx((-dt / 2, (frames - 0.5) * dt))
+    assert (bottom, top) == pytest.approx((-df / 2, (bins - 0.5) * df))
+    for t, f in [(0, 0), (7, 100), (frames - 1, bins - 1)]:
+        centre_x = left + (t + 0.5) * (right - left) / frames
+        centre_y = bottom + (f + 0.5) * (top - bottom) / bins
+        assert centre_x == pytest.approx(t * hop / sr)
+        assert centre_y == pytest.approx(f * sr / n_fft)
+    assert ax.get_ylim() == pytest.approx((0, sr / 2))
+    assert ax.get_xlabel() == "time (s)" and ax.get_ylabel() == "frequency (Hz)"
+    assert ax.get_title() == "a mask" and image.get_clim() == (0, 1)
+    assert len(fig.axes) == 2 and fig.axes[1].get_ylabel() == "M"  # the colour bar
+
+
+def test_plot_tf_map_lines_up_with_the_spectrogram_of_the_same_stft():
+    sr, stft = 16000, STFT(512, 128)
+    wave = torch.from_numpy(_sine(3000))
+    spec = stft(wave[None, None])[0, 0]  # (T, F)
+    host = Figure()
+    axes = host.subplots(1, 2)
+    plot_spectrogram(wave, sr, axes[0], n_fft=512, hop_length=128, colorbar=False)
+    out = plot_tf_map(spec.abs(), sr, 128, axes[1], colorbar=False, max_freq=4000)
+    assert out is host and len(host.axes) == 2
+    assert axes[1].images[0].get_extent() == pytest.approx(axes[0].images[0].get_extent())
+    assert axes[1].get_ylim() == (0, 4000)
+    # The brightest cell is drawn at 3 kHz, as in the spectrogram.
+    row = int(np.asarray(axes[1].images[0].get_array()).max(axis=1).argmax())
+    assert row * sr / 512 == pytest.approx(3000, abs=sr / 512)
+
+
+def test_plot_tf_map_cropped_maps_and_bad_input():
+    sr, hop = 16000, 256
+    cropped = np.zeros((10, 256))  # the U-Net's 256 of 257 bins: give n_fft
+    fig = plot_tf_map(cropped, sr, hop, n_fft=512, colorbar=False)
+    assert fig.axes[0].images[0].get_extent()[3] == pytest.approx(255.5 * sr / 512)
+    with pytest.raises(ValueError, match="2-D"):
+        plot_tf_map(np.zeros((1, 1, 4, 5)), sr, hop)
+    with pytest.raises(ValueError, match="finite"):
+        plot_tf_map(np.array([[0.0, np.nan]]), sr, hop)
+    with pytest.raises(ValueError, match="abs"):
+        plot_tf_map(torch.zeros(4, 5, dtype=torch.complex64), sr, hop)
+    with pytest.raises(ValueError, match="n_fft"):
+        plot_tf_map(np.zeros((4, 1)), sr, hop)
+
+
+def _separation(reference: bool) -> Separation:
+    """A made-up separation of a 1 kHz tone in noise on a 512 / 256 STFT at 16 kHz."""
+    sr, stft = 16000, STFT(512, 256)
+    torch.manual_seed(0)
+    tone = torch.from_numpy(_sine(1000, seconds=1.0, amp=0.5))
+    mixture = tone + 0.05 * torch.randn(sr)
+    frames = stft.num_frames(sr)
+    angle = torch.rand(frames, stft.n_bins) * 2 - 1
+    return Separation(
+        query="a tone", sample_rate=sr, mixture=mixture, estimate=0.9 * tone,
+        mag_mask=torch.rand(frames, stft.n_bins), phase_cos=torch.cos(angle),
+        phase_sin=torch.sin(angle), hop_length=256, freqs=stft.frequencies(sr).numpy(),
+        reference=tone if reference else None, reference_label="pure_tone" if reference else None,
+        oracle_mask=torch.rand(frames, stft.n_bins) if reference else None,
+        mixture_label="tone + noise",
+    )
+
+
+def test_plot_separation_panels_share_scales_and_the_grid():
+    result = _separation(reference=True)
+    fig = plot_separation(result)
+    panels = fig.axes[:6]
+    spectrograms = [ax.images[0] for ax in panels[:3]]
+    assert len({im.get_clim() for im in spectrograms}) == 1  # one colour scale
+    assert spectrograms[0].get_clim()[1] == pytest.approx(
+        shared_vmax([result.mixture, result.estimate, result.reference], 16000))
+    assert all(ax.images for ax in panels[3:])
+    assert panels[3].images[0].get_clim() == (0.0, 1.0) == panels[4].images[0].get_clim()
+    assert panels[5].images[0].get_clim() == pytest.approx((-np.pi, np.pi))
+    np.testing.assert_allclose(panels[3].images[0].get_array(), result.mag_mask.T.numpy())
+    np.testing.assert_allclose(panels[5].images[0].get_array(), result.phase_angle.T.numpy(),
+                               atol=1e-6)
+    # The masks sit on the same grid as the spectrograms of the same STFT.
+    assert panels[3].images[0].get_extent() == pytest.approx(
+        plot_tf_map(result.mag_mask, 16000, 256).axes[0].images[0].get_extent())
+    title = " ".join(panels[1].get_title().split())  # long titles are wrapped
+    assert result.query in title and "SI-SDR" in title
+    assert "pure tone" in panels[2].get_title() and "tone + noise" in panels[0].get_title()
+    assert panels[0].get_xlim() == (0, 1.0) and panels[3].get_ylim() == (0, 8000)
+    # Without a reference the reference and oracle panels are left empty.
+    bare = plot_separation(_separation(reference=False))
+    assert not bare.axes[2].images and not bare.axes[4].images
+    assert bare.axes[3].images and bare.axes[5].images
+    assert "SI-SDR" not in bare.axes[1].get_title()
 
 
 def test_plot_corpus_grid(tmp_path):

@@ -12,8 +12,9 @@ import torch
 
 from lassnet import checkpoint, query
 from lassnet.checkpoint import CheckpointError
+from lassnet.plot import plot_curves
 from lassnet.testing import TINY_SEPARATOR as SMALL
-from lassnet.train import TrainConfig, Trainer, load_config, plot_curves, read_log
+from lassnet.train import TrainConfig, Trainer, load_config, read_log
 from lassnet.train.state import CHECKPOINT, LOSS_LOG, VAL_LOG
 
 

@@ -1,5 +1,6 @@
-"""The demo's core (separation with masks, figures, players, static demo) and the ipywidgets
-query picker driven without a front end."""
+"""The demo's user interface: audio players, the static demo and the ipywidgets query picker
+driven without a front end. (Its layers are tested where they live: the demo mixtures in
+test_data_mixtures.py, LASSModel.inspect in test_model.py, plot_separation in test_plot.py.)"""
 
 from __future__ import annotations
 
@@ -7,9 +8,7 @@ import pytest
 import torch
 
 from lassnet import widgets
-from lassnet.data import CLASSES
-from lassnet.masks import apply_masks, ideal_ratio_mask
-from lassnet.metrics import si_sdr
+from lassnet.data import describe_mixture, evaluation_mixtures, reference_for
 from lassnet.model import LASSModel
 from lassnet.separator import SeparationNet
 from lassnet.testing import LetterEncoder
@@ -26,133 +25,18 @@ def model():
 
 @pytest.fixture(scope="module")
 def mixtures():
-    return widgets.demo_mixtures(SR, count=2, n_interferers=2, duration=1.0)
-
-
-# ----------------------------------------------------------------------------- mixtures
-def test_demo_mixtures_are_reproducible_with_all_sources(mixtures):
-    again = widgets.demo_mixtures(SR, count=2, n_interferers=2, duration=1.0)
-    assert len(mixtures) == 2 and mixtures[0]["label"] != mixtures[1]["label"]
-    for a, b in zip(mixtures, again, strict=True):
-        torch.testing.assert_close(a["mixture"], b["mixture"])
-        assert a["interferer_labels"] == b["interferer_labels"]
-    item = mixtures[0]
-    assert item["mixture"].shape == (1, SR) and item["interferers"].shape == (2, SR)
-    assert item["label"] not in item["interferer_labels"]
-    parts = item["target"] + item["interferers"].sum(0, keepdim=True)
-    torch.testing.assert_close(item["mixture"], parts, atol=1e-5, rtol=0)
-    other = widgets.demo_mixtures(SR, count=2, n_interferers=2, duration=1.0, seed=1)
-    assert not torch.equal(other[0]["mixture"], item["mixture"])
-    with pytest.raises(ValueError, match="count"):
-        widgets.demo_mixtures(SR, count=0)
-
-
-def test_reference_for_and_describe(mixtures):
-    item = mixtures[0]
-    torch.testing.assert_close(widgets.reference_for(item, item["label"]), item["target"][0])
-    second = item["interferer_labels"][1]
-    torch.testing.assert_close(widgets.reference_for(item, second), item["interferers"][1])
-    absent = next(c for c in CLASSES if c != item["label"]
-                  and c not in item["interferer_labels"])
-    assert widgets.reference_for(item, absent) is None
-    assert widgets.reference_for(item, None) is None
-    text = widgets.describe_mixture(item)
-    assert text.startswith(item["label"].replace("_", " ") + " + ")
-    assert "_" not in text and text.count(",") == 1
-
-
-# ----------------------------------------------------------------------------- the core
-def test_masks_are_the_ones_that_made_the_estimate(model, mixtures):
-    item = mixtures[0]
-    result = widgets.separate_with_masks(model, item["mixture"], "  a bell ringing ")
-    assert result.query == "a bell ringing" and result.sample_rate == SR
-    assert result.estimate.shape == result.mixture.shape == (SR,)
-    sep = model.separator
-    frames = sep.stft.num_frames(SR + (-SR % sep.stft.hop_length))
-    assert result.mag_mask.shape == (frames, sep.stft.n_bins) == result.phase_angle.shape
-    assert 0 <= float(result.mag_mask.min()) and float(result.mag_mask.max()) <= 1
-    assert float(result.phase_angle.abs().max()) <= torch.pi + 1e-6
-    # Applying the returned masks to the mixture's STFT and inverting gives the estimate.
-    padded = torch.nn.functional.pad(result.mixture, (0, -SR % sep.stft.hop_length))
-    mag, cos, sin = sep.stft.magphase(padded[None, None])
-    out = apply_masks(mag, cos, sin, result.mag_mask, result.phase_cos, result.phase_sin)
-    rebuilt = sep.stft.inverse_magphase(*out, length=padded.shape[-1])[0, 0, :SR]
-    torch.testing.assert_close(rebuilt, result.estimate, atol=1e-5, rtol=0)
-    # ... and it is what the user-facing LASSModel.separate returns.
-    torch.testing.assert_close(
-        result.estimate, model.separate(item["mixture"][0], SR, "a bell ringing"),
-        atol=1e-4, rtol=0,
-    )
-    assert result.reference is None and result.scores is None and result.oracle_mask is None
-
-
-def test_reference_gives_scores_and_the_oracle_mask(model, mixtures):
-    item = mixtures[1]
-    ref = widgets.reference_for(item, item["label"])
-    result = widgets.separate_with_masks(model, item["mixture"], item["caption"], reference=ref,
-                                         reference_label=item["label"])
-    scores = result.scores
-    assert scores["mixture"] == pytest.approx(float(si_sdr(item["mixture"][0], ref)), abs=1e-4)
-    assert scores["estimate"] == pytest.approx(float(si_sdr(result.estimate, ref)), abs=1e-4)
-    assert scores["si_sdri"] == pytest.approx(scores["estimate"] - scores["mixture"])
-    stft = model.separator.stft
-    pad = (0, -SR % stft.hop_length)
-    expected = ideal_ratio_mask(stft(torch.nn.functional.pad(ref, pad)[None, None]),
-                                stft(torch.nn.functional.pad(item["mixture"][0], pad)[None, None]))
-    torch.testing.assert_close(result.oracle_mask, expected[0, 0])
-    assert result.oracle_mask.shape == result.mag_mask.shape
-
-
-def test_different_queries_give_different_estimates(model, mixtures):
-    mix = mixtures[0]["mixture"]
-    a = widgets.separate_with_masks(model, mix, "a siren wailing").estimate
-    b = widgets.separate_with_masks(model, mix, "a clock ticking").estimate
-    assert (a - b).abs().max() > 1e-5
-
-
-def test_bad_inputs(model, mixtures):
-    mix = mixtures[0]["mixture"]
-    with pytest.raises(ValueError, match="query"):
-        widgets.separate_with_masks(model, mix, "   ")
-    with pytest.raises(ValueError, match="differ"):
-        widgets.separate_with_masks(model, mix, "a bell", reference=torch.zeros(100))
-    with pytest.raises(ValueError, match="mono"):
-        widgets.separate_with_masks(model, torch.zeros(2, SR), "a bell")
-    with pytest.raises(ValueError, match="non-finite"):
-        widgets.separate_with_masks(model, torch.full((SR,), float("nan")), "a bell")
-
-
-# ----------------------------------------------------------------------------- figures, players
-def test_figure_panels_share_one_colour_scale(model, mixtures):
-    item = mixtures[0]
-    result = widgets.separate_with_masks(
-        model, item["mixture"], item["caption"], reference=item["target"],
-        reference_label=item["label"], mixture_label=widgets.describe_mixture(item),
-    )
-    fig = widgets.plot_separation(result)
-    panels = fig.axes[:6]
-    spectrograms = [ax.images[0] for ax in panels[:3]]
-    assert len({im.get_clim() for im in spectrograms}) == 1
-    assert all(ax.images for ax in panels[3:])
-    assert panels[3].images[0].get_clim() == (0.0, 1.0) == panels[4].images[0].get_clim()
-    title = " ".join(panels[1].get_title().split())  # long titles are wrapped
-    assert result.query in title and "SI-SDR" in title
-    assert item["label"].replace("_", " ") in panels[2].get_title()
-    # Without a reference the reference and oracle panels are left empty.
-    bare = widgets.plot_separation(widgets.separate_with_masks(model, item["mixture"], "a bell"))
-    assert not bare.axes[2].images and not bare.axes[4].images
-    assert bare.axes[3].images and bare.axes[5].images
-    assert "SI-SDR" not in bare.axes[1].get_title()
+    return evaluation_mixtures(n_targets=2, n_interferers=2, sample_rate=SR, duration=1.0,
+                               return_sources=True)
 
 
 def test_audio_players(model, mixtures):
     item = mixtures[0]
     query = "a <b>bell</b> & more"
-    with_ref = widgets.separate_with_masks(model, item["mixture"], query,
-                                           reference=item["target"])
+    with_ref = model.inspect(item["mixture"], query, reference=item["target"])
     html = widgets.audio_players(with_ref)
     assert html.count("<audio") == 3 and "&lt;b&gt;bell" in html and "<b>bell" not in html
-    bare = widgets.separate_with_masks(model, item["mixture"], "a bell")
+    assert "reference: target" in html  # no label given
+    bare = model.inspect(item["mixture"], "a bell")
     assert widgets.audio_players(bare).count("<audio") == 2
 
 
@@ -165,6 +49,13 @@ def test_static_demo_default_examples(model, mixtures):
     torch.testing.assert_close(interferer.mixture, first.mixture)
     assert second.reference_label == mixtures[1]["label"]
     assert all(r.scores is not None for r in results)
+    assert first.mixture_label == describe_mixture(mixtures[0])
+    # The demo shows exactly what LASSModel.inspect computes.
+    label = mixtures[1]["label"]
+    direct = model.inspect(mixtures[1]["mixture"], mixtures[1]["caption"],
+                           reference=reference_for(mixtures[1], label))
+    torch.testing.assert_close(second.estimate, direct.estimate)
+    torch.testing.assert_close(second.mag_mask, direct.mag_mask)
 
 
 def test_static_demo_displays_figures_and_players(model, mixtures, monkeypatch):
@@ -214,6 +105,15 @@ def test_picker_click_separates_and_shows(picker, mixtures):
     assert picker.result.reference is None and picker.result.query == "a kettle whistling"
     assert len(picker.output.outputs) == 2
     assert picker.output.outputs[1]["data"]["text/html"].count("<audio") == 2
+
+
+def test_picker_defaults_to_four_demo_mixtures_with_their_sources(model):
+    pytest.importorskip("ipywidgets")
+    picker = widgets.QueryPicker(model)
+    assert len(picker.mixtures) == 4
+    assert len({m["label"] for m in picker.mixtures}) == 4
+    assert all(m["interferers"].shape == (2, 4 * SR) for m in picker.mixtures)
+    assert picker.mixture.options[0][0] == "1. " + describe_mixture(picker.mixtures[0])
 
 
 def test_picker_reports_an_empty_query(picker):

@@ -5,7 +5,7 @@
                         :func:`synthesize`, :class:`SyntheticClips`, :func:`class_table`,
                         :func:`write_examples`
 :mod:`.mixtures`        :class:`MixtureDataset` (AudioSep's mixing), :func:`evaluation_mixtures`,
-                        :func:`collate`
+                        :func:`describe_mixture`, :func:`reference_for`, :func:`collate`
 :mod:`.datasets`        real recordings: :class:`ESC50`, :class:`FolderDataset`;
                         :func:`clip_source` picks a source by name
 :mod:`.download`        :func:`download` (cached, checksummed, atomic), :func:`extract`
@@ -25,7 +25,13 @@ from .datasets import (
     clip_source,
 )
 from .download import DownloadError, cache_dir, download, extract, sha256sum
-from .mixtures import MixtureDataset, collate, evaluation_mixtures
+from .mixtures import (
+    MixtureDataset,
+    collate,
+    describe_mixture,
+    evaluation_mixtures,
+    reference_for,
+)
 from .synthetic import (
     CAPTIONS,
     CLASSES,
@@ -66,9 +72,11 @@ __all__ = [
     "clip_source",
     "clip_seed",
     "collate",
+    "describe_mixture",
     "download",
     "evaluation_mixtures",
     "extract",
+    "reference_for",
     "sha256sum",
     "synthesize",
     "write_examples",

@@ -16,6 +16,10 @@ The query is a caption of the target's class (and, with ``query_audio=True``, al
 of that class for audio queries). Every item depends only on ``(seed, epoch, index)``: the
 random choices come from ``np.random.default_rng([seed, epoch, index])``, so results are the
 same with any number of ``DataLoader`` workers, in any order, and after resuming.
+
+:func:`evaluation_mixtures` draws a fixed evaluation set (chapter 8; with
+``return_sources=True`` also the introduction's demo set); :func:`describe_mixture` and
+:func:`reference_for` name a mixture's sounds and pick out the true sound of one of them.
 """
 
 from __future__ import annotations
@@ -30,7 +34,13 @@ from ..audio import ENERGY_EPS, declip, energy, random_crop, scale_to_snr
 from .base import ClipSource
 from .synthetic import CLASSES, SyntheticClips
 
-__all__ = ["MixtureDataset", "evaluation_mixtures", "collate"]
+__all__ = [
+    "MixtureDataset",
+    "evaluation_mixtures",
+    "describe_mixture",
+    "reference_for",
+    "collate",
+]
 
 _MIX_KEY = 0x6D6978  # mixed into the random stream so mixtures never share clips' streams
 #: A crop quieter than this (mean square) is treated as silent and re-drawn (up to 4 tries).
@@ -309,6 +319,7 @@ def evaluation_mixtures(
     classes: Sequence[str] | None = None,
     gain_db: tuple[float, float] = (-10.0, 10.0),
     normalize_noise: bool = True,
+    return_sources: bool = False,
 ) -> list[dict]:
     """The evaluation mixtures of the seed project, from the test split.
 
@@ -318,8 +329,11 @@ def evaluation_mixtures(
     ``n_targets · mixtures_per_target`` :class:`MixtureDataset` items (dicts with
     ``mixture``, ``target``, ``noise``, ``caption``, ``label``, ``interferer_labels``, ...),
     grouped by target class. Deterministic in ``seed``: the same list on every machine.
+    With ``return_sources=True`` every item also keeps its interferers ``(k, L)``, as they
+    are in the mixture (``mixture == target + interferers.sum(0)``), so that the true sound
+    of any class in a mixture is known (:func:`reference_for`; the demo of the introduction).
 
-    Used in chapter 8 (Evaluation); built in chapter 6 (Data).
+    Used in chapter 8 (Evaluation) and the introduction's demo; built in chapter 6 (Data).
     """
     if n_targets < 1 or mixtures_per_target < 1:
         raise ValueError(
@@ -353,8 +367,38 @@ def evaluation_mixtures(
         seed=int(seed),
         classes=classes,
         target_classes=targets,
+        return_sources=return_sources,
     )
     return [dataset[i] for i in range(len(targets))]
+
+
+def _pretty(label: str) -> str:
+    return label.replace("_", " ")
+
+
+def describe_mixture(item: dict) -> str:
+    """``"siren + rain, bell"``: a mixture item's target class first, then its interferers'
+    classes, in words (for menus and figure titles; the introduction's demo)."""
+    others = ", ".join(_pretty(c) for c in item.get("interferer_labels", []))
+    return _pretty(item["label"]) + (f" + {others}" if others else "")
+
+
+def reference_for(item: dict, label: str | None) -> torch.Tensor | None:
+    """The true sound ``(L,)`` of class ``label`` in a :class:`MixtureDataset` item, as it is
+    in the mixture: the target, or one of the interferers (kept by ``return_sources=True``).
+
+    ``None`` when ``label`` is ``None``, when the mixture holds no clip of that class, or when
+    its sources were not kept. Used by the introduction's demo to score a query.
+    """
+    if label is None:
+        return None
+    if item.get("label") == label:
+        return item["target"].reshape(-1)  # (1, L) -> (L,)
+    interferers = item.get("interferers")
+    labels = list(item.get("interferer_labels", []))
+    if interferers is not None and label in labels:
+        return interferers[labels.index(label)]  # (L,)
+    return None
 
 
 def collate(items: Sequence[dict]) -> dict:

@@ -14,24 +14,17 @@ module                         holds
 =============================  =========================================================
 
 The names users and chapters import are here: ``from lassnet.train import train,
-load_config``. :func:`plot_curves` draws a run's logs; it lives in :mod:`lassnet.plot` and
-is re-exported here (matplotlib is imported on first use, so ``import lassnet.train`` stays
-quick: neither matplotlib nor :mod:`lassnet.data` is loaded until needed).
+load_config``. A run's logs are drawn by :func:`lassnet.plot.plot_curves` (figures sit above
+training in the pipeline). ``import lassnet.train`` stays quick: :mod:`lassnet.data` is loaded
+only when a dataset is built.
 """
 
 from __future__ import annotations
-
-import os
-from typing import TYPE_CHECKING
 
 from .config import CONFIG_DIR, LOSSES, TrainConfig, available_configs, load_config
 from .data import StepBatches, build_dataset
 from .state import read_log
 from .trainer import Trainer, train
-
-if TYPE_CHECKING:
-    from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
 
 __all__ = [
     "CONFIG_DIR",
@@ -44,13 +37,5 @@ __all__ = [
     "Trainer",
     "train",
     "read_log",
-    "plot_curves",
 ]
 
-
-def plot_curves(run_dir: str | os.PathLike, ax: Axes | None = None) -> Figure:
-    """Training loss and validation SI-SDRi against step, from a run's logs: see
-    :func:`lassnet.plot.plot_curves` (this is the same function, reached from here)."""
-    from ..plot import plot_curves as draw
-
-    return draw(run_dir, ax=ax)
