@@ -12,7 +12,7 @@ it. In a notebook the returned figure displays itself; elsewhere call ``fig.save
   (taught in chapter 1, "STFT").
 * :func:`plot_separation` draws a :class:`~lassnet.model.Separation`: spectrograms and masks
   of one query's result (the introduction's demo).
-* :func:`plot_corpus` draws one clip of every class of the synthetic corpus in a grid.
+* :func:`plot_corpus` draws one clip of every class of a corpus in a grid.
 * :func:`plot_similarity` draws a labelled matrix: cosine similarities between query
   embeddings, or a confusion matrix (taught in chapter 4, "QueryNet").
 * :func:`plot_curves` draws a training run's loss and validation curves (taught in chapter 7,
@@ -405,44 +405,24 @@ def plot_per_class(
 
 
 def plot_corpus(
-    clips: Mapping[str, object] | None = None,
-    sample_rate: int = 16000,
-    duration: float | None = None,
+    clips: Mapping[str, object],
+    sample_rate: int,
     *,
-    split: str = "test",
-    seed: int = 0,
-    classes: Sequence[str] | None = None,
+    captions: Mapping[str, str] | None = None,
     ncols: int = 4,
     db_range: float = 80.0,
     max_freq: float | None = None,
-    captions: bool = True,
     panel_size: tuple[float, float] = (3.6, 2.3),
 ) -> Figure:
-    """One spectrogram per class of the synthetic corpus, in a grid. Returns the figure.
+    """Several clips' spectrograms in a grid, one per class; returns the figure.
 
-    ``clips`` maps a class id to a wave (``(L,)`` or ``(1, L)``); by default the first clip of
-    each class of ``SyntheticClips(split, sample_rate, duration, seed=seed)`` is drawn.
-    All panels share one colour scale (``db_range`` dB below the loudest bin of the grid) so
-    that levels compare. Taught in chapter 6 (Data).
+    ``clips`` maps a class id to a wave (``(L,)`` or ``(1, L)``), e.g. the first clip of
+    every class of the synthetic corpus from :func:`lassnet.data.corpus_examples`, which also
+    gives their ``captions`` (shown under each class id). All panels share one colour scale
+    (``db_range`` dB below the loudest bin of the grid) so that levels compare. Taught in
+    chapter 6 (Data).
     """
-    from .data import synthetic
-
-    if clips is None:
-        source = synthetic.SyntheticClips(
-            split,
-            sample_rate,
-            synthetic.DEFAULT_DURATION if duration is None else duration,
-            size=len(classes or synthetic.CLASSES),
-            classes=classes,
-            seed=seed,
-        )
-        clips, titles = {}, {}
-        for i in range(len(source)):
-            item = source[i]
-            clips[item["label"]] = item["wave"]
-            titles[item["label"]] = item["caption"]
-    else:
-        titles = {}
+    titles = dict(captions or {})
     if not clips:
         raise ValueError("clips must not be empty")
     if ncols < 1:
@@ -462,7 +442,7 @@ def plot_corpus(
             max_freq=max_freq,
             colorbar=False,
         )
-        label = name if not (captions and name in titles) else f"{name}\n“{titles[name]}”"
+        label = f"{name}\n“{titles[name]}”" if name in titles else name
         ax.set_title(label, fontsize=9)
     for ax in axes.flat[len(clips) :]:
         ax.set_visible(False)

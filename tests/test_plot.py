@@ -4,7 +4,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from lassnet.data import CLASSES
+from lassnet.data import CAPTIONS, CLASSES, corpus_examples
 from lassnet.model import Separation
 from lassnet.plot import (
     plot_corpus,
@@ -180,7 +180,10 @@ def test_plot_separation_panels_share_scales_and_the_grid():
 
 
 def test_plot_corpus_grid(tmp_path):
-    fig = plot_corpus(sample_rate=8000, duration=0.25, ncols=5)
+    clips, captions = corpus_examples("test", 8000, 0.25)
+    assert list(clips) == list(captions) == list(CLASSES)
+    assert all(captions[c] in CAPTIONS[c] for c in CLASSES)  # each clip's own caption
+    fig = plot_corpus(clips, 8000, captions=captions, ncols=5)
     panels = [ax for ax in fig.axes if ax.images and ax.get_visible()]
     assert len(panels) == len(CLASSES)
     titles = [ax.get_title() for ax in panels]
@@ -192,7 +195,7 @@ def test_plot_corpus_grid(tmp_path):
     two = plot_corpus({"a": _sine(300), "b": _sine(900)}, sample_rate=16000, ncols=4)
     assert [ax.get_title() for ax in two.axes if ax.images] == ["a", "b"]
     with pytest.raises(ValueError, match="empty"):
-        plot_corpus({})
+        plot_corpus({}, 16000)
 
 
 def test_plot_similarity_labels_colours_groups_and_values():

@@ -43,6 +43,7 @@ from .synthetic import (
     class_table,
     clip_caption,
     clip_seed,
+    corpus_examples,
     synthesize,
     write_examples,
 )
@@ -71,6 +72,7 @@ __all__ = [
     "clip_caption",
     "clip_source",
     "clip_seed",
+    "corpus_examples",
     "collate",
     "describe_mixture",
     "download",

@@ -49,6 +49,7 @@ __all__ = [
     "SyntheticClips",
     "ClassTable",
     "class_table",
+    "corpus_examples",
     "write_examples",
 ]
 
@@ -811,6 +812,29 @@ def class_table(classes: Sequence[str] | None = None) -> ClassTable:
     return ClassTable(
         {"class": c, "description": DESCRIPTIONS[c], "captions": CAPTIONS[c]} for c in classes
     )
+
+
+def corpus_examples(
+    split: str = "test",
+    sample_rate: int = 16000,
+    duration: float | None = None,
+    *,
+    seed: int = 0,
+    classes: Sequence[str] | None = None,
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """One clip of every class, for looking at the corpus: ``(clips, captions)``, each keyed
+    by class id in corpus order (``clips[c]`` a ``(1, L)`` wave, ``captions[c]`` its caption).
+
+    The first clip of each class of ``SyntheticClips(split, sample_rate, duration, seed=seed)``
+    (default ``duration``: :data:`DEFAULT_DURATION`). Draw them with
+    :func:`lassnet.plot.plot_corpus`. Taught in chapter 6 (Data).
+    """
+    classes = tuple(CLASSES if classes is None else classes)
+    source = SyntheticClips(split, sample_rate, DEFAULT_DURATION if duration is None else duration,
+                            size=len(classes), classes=classes, seed=seed)
+    items = [source[i] for i in range(len(source))]
+    return ({it["label"]: it["wave"] for it in items},
+            {it["label"]: it["caption"] for it in items})
 
 
 def write_examples(
