@@ -60,7 +60,7 @@ def main() -> None:
     }
     print(f"data benchmark: {args.seconds:g} s clips, {torch.get_num_threads()} torch thread(s)")
     for sr in (16000, 32000):
-        clips = SyntheticClips("train", sr, args.seconds, size=args.clips)
+        clips = SyntheticClips("train", sr, args.seconds, count=args.clips)
         rate = _rate(lambda i, clips=clips: clips[i], args.clips)
         results[f"clips_per_s_{sr // 1000}k"] = rate
         print(
@@ -72,7 +72,7 @@ def main() -> None:
     worst = sorted(slow.items(), key=lambda kv: -kv[1])[:4]
     print("  slowest classes @ 16 kHz: " + ", ".join(f"{c} {ms:.1f} ms" for c, ms in worst))
     for sr in (16000, 32000):
-        mixtures = MixtureDataset(size=args.mixtures, sample_rate=sr, duration=args.seconds)
+        mixtures = MixtureDataset(count=args.mixtures, sample_rate=sr, duration=args.seconds)
         rate = _rate(lambda i, m=mixtures: m[i], args.mixtures)
         results[f"mixtures_per_s_{sr // 1000}k"] = rate
         print(f"  mixtures (1-3 interferers) @ {sr // 1000} kHz: {rate:7.1f} mixtures/s")

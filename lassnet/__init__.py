@@ -1,25 +1,43 @@
 """lassnet: language-queried audio source separation, as in "Separate Anything You Describe".
 
-The package mirrors the book: one module per idea, in teaching order.
+The package mirrors the book: one module per idea, in teaching order. The names a reader needs
+are importable from here (``lassnet.LASSModel``, ``lassnet.shipped_model``, ...), loaded on
+first use so that ``import lassnet`` stays fast.
 
-=========================  ===============================================  =========
-module                     holds                                            chapter
-=========================  ===============================================  =========
-:mod:`lassnet.audio`       loading, resampling, mixing, checks              6
-:mod:`lassnet.stft`        STFT / iSTFT as a module                         1
-:mod:`lassnet.blocks`      residual, encoder and decoder blocks             2
-:mod:`lassnet.film`        FiLM conditioning                                3
-:mod:`lassnet.query`       query encoders (MiniLM, CLAP, audio)             4
-:mod:`lassnet.masks`       magnitude/phase masks and oracle masks           5
-:mod:`lassnet.separator`   ``SeparationNet`` and its presets                2-5
-:mod:`lassnet.introspect`  shapes, receptive field, feature maps            2-3
-:mod:`lassnet.plot`        spectrogram and corpus figures                   1-8
-:mod:`lassnet.model`       ``LASSModel``: query encoder + separator         0, 7-8
-:mod:`lassnet.train`       training loop, configs, checkpoints              7
-:mod:`lassnet.evaluate`    the evaluation protocol                          8
-:mod:`lassnet.data`        synthetic corpus, mixtures, real datasets        6
-:mod:`lassnet.metrics`     SDR, SI-SDR and improvements                     8
-=========================  ===============================================  =========
+=============================  ===============================================  =========
+module                         holds                                            chapter
+=============================  ===============================================  =========
+:mod:`lassnet.stft`            STFT / iSTFT as a module                         1
+:mod:`lassnet.blocks`          residual, encoder and decoder blocks             2
+:mod:`lassnet.introspect`      shapes, receptive field, feature maps            2-3
+:mod:`lassnet.film`            FiLM conditioning                                3
+:mod:`lassnet.query`           query encoders (MiniLM, CLAP, audio tower)       4
+:mod:`lassnet.ontology`        the corpus's classes and captions (no torch)     4, 6
+:mod:`lassnet.train_query`     training and scoring the audio tower             4
+:mod:`lassnet.masks`           magnitude/phase masks and oracle masks           5
+:mod:`lassnet.separator`       ``SeparationNet`` and its presets                2-5
+:mod:`lassnet.audiosep`        AudioSep's released separator weights            5
+:mod:`lassnet.audio`           loading, resampling, mixing                      6
+:mod:`lassnet.data`            synthetic corpus, mixtures, real datasets        6
+:mod:`lassnet.train`           configs, the training loop, exact resume         7
+:mod:`lassnet.checkpoint`      checkpoint files: atomic, checksummed, safe      7
+:mod:`lassnet.inference`       fused copies for inference, precision="auto"     7
+:mod:`lassnet.metrics`         SDR, SI-SDR and improvements                     8
+:mod:`lassnet.evaluate`        the evaluation protocol                          8
+:mod:`lassnet.model`           ``LASSModel``: query encoder + separator         0, 7-8
+:mod:`lassnet.plot`            every figure                                     1-8
+:mod:`lassnet.widgets`         the demo's players and query picker              0
+:mod:`lassnet.exercises`       the exercises' checkers                          1-8
+:mod:`lassnet.testing`         deterministic stand-ins for tests                —
+:mod:`lassnet.checks`          input checks, the waveform contract              —
+:mod:`lassnet.files`           atomic file writes                               —
+:mod:`lassnet.settings`        the fast switch ``LASSNET_FAST``                 —
+:mod:`lassnet.paths`           where the shipped weights are                    —
+:mod:`lassnet.cli`             the ``lassnet`` command                          —
+=============================  ===============================================  =========
+
+The modules are layered in this pipeline order (``tests/test_package.py`` checks it): nothing
+imports a module above it, and there are no import cycles.
 """
 
 from __future__ import annotations
@@ -51,7 +69,7 @@ _EXPORTS = {
 _MODULES = {"query", "data", "metrics", "plot", "audio", "train", "evaluate", "inference",
             "checkpoint", "masks", "stft", "blocks", "film", "introspect", "widgets",
             "exercises", "audiosep", "settings", "paths", "checks", "files", "model",
-            "separator", "cli"}
+            "separator", "cli", "ontology", "train_query", "testing"}
 
 __all__ = [
     "__version__",

@@ -176,20 +176,21 @@ def to_mono(wave: torch.Tensor) -> torch.Tensor:
     return wave.mean(dim=-2, keepdim=True)
 
 
-def resample(wave, orig_sr: int, new_sr: int) -> torch.Tensor:
-    """Resample ``wave`` ``(..., L)`` from ``orig_sr`` to ``new_sr`` Hz (band-limited sinc).
+def resample(wave, sample_rate: int, new_sample_rate: int) -> torch.Tensor:
+    """Resample ``wave`` ``(..., L)`` from ``sample_rate`` to ``new_sample_rate`` Hz
+    (band-limited sinc).
 
-    The output has ``ceil(L · new_sr / orig_sr)`` samples and the same leading shape; the input
-    is returned unchanged when the rates are equal. Uses ``torchaudio.functional.resample``.
-    Taught in chapter 6 (Data).
+    The output has ``ceil(L · new_sample_rate / sample_rate)`` samples and the same leading
+    shape; the input is returned unchanged when the rates are equal. Uses
+    ``torchaudio.functional.resample``. Taught in chapter 6 (Data).
     """
-    for name, value in (("orig_sr", orig_sr), ("new_sr", new_sr)):
+    for name, value in (("sample_rate", sample_rate), ("new_sample_rate", new_sample_rate)):
         if not isinstance(value, (int, np.integer)) or value <= 0:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     wave = as_waveform(wave, layouts=("...L",), dtype=None, finite=False)
-    if orig_sr == new_sr:
+    if sample_rate == new_sample_rate:
         return wave
-    return AF.resample(wave, int(orig_sr), int(new_sr))
+    return AF.resample(wave, int(sample_rate), int(new_sample_rate))
 
 
 def energy(wave: torch.Tensor) -> torch.Tensor:

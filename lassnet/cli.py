@@ -5,7 +5,7 @@ one line on stderr and exit status 2 — never a traceback.
 
     lassnet separate mix.wav --query "a siren wailing" -o siren.wav
     lassnet train --config tiny-cpu --out runs/tiny-cpu
-    lassnet evaluate --checkpoint runs/tiny-cpu/model.pt --targets 14
+    lassnet evaluate --checkpoint runs/tiny-cpu/model.pt --count 14
     lassnet info
 """
 
@@ -72,8 +72,8 @@ def _evaluate(args) -> None:
 
     model = LASSModel.load(args.checkpoint or shipped_model())
     options = {"root": args.data_root} if args.data_root else {}
-    report = evaluate_model(model, n_targets=args.targets, seed=args.seed,
-                            duration=args.seconds, wrong_query=not args.no_wrong_query,
+    report = evaluate_model(model, count=args.count, seed=args.seed,
+                            duration=args.duration, wrong_query=not args.no_wrong_query,
                             dataset=args.dataset, **options)
     print(report.to_text())
     if args.out:
@@ -150,9 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="the evaluation protocol on a test split")
     p.add_argument("--checkpoint", "-c", help="model checkpoint (default: the shipped model)")
-    p.add_argument("--targets", type=int, default=56,
+    p.add_argument("--count", "--targets", type=int, default=56,
                    help="number of target draws (56 = each of the 14 classes 4 times)")
-    p.add_argument("--seconds", type=float, default=2.0, help="mixture length")
+    p.add_argument("--duration", "--seconds", type=float, default=2.0,
+                   help="mixture length in seconds")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-wrong-query", action="store_true", help="skip the wrong-query control")
     p.add_argument("--dataset", default="synthetic",

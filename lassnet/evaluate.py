@@ -123,7 +123,7 @@ class EvalReport:
 @torch.no_grad()
 def evaluate_model(
     model,
-    n_targets: int = 56,
+    count: int = 56,
     n_interferers: int = 5,
     duration: float = 2.0,
     seed: int = 0,
@@ -136,7 +136,7 @@ def evaluate_model(
 ) -> EvalReport:
     """Run the protocol on a :class:`~lassnet.model.LASSModel`.
 
-    ``n_targets`` target draws (every class once, in random order, before any repeats; 56 =
+    ``count`` target draws (every class once, in random order, before any repeats; 56 =
     each of the 14 classes 4 times), each mixed with clips of ``n_interferers`` other classes.
     ``mixtures`` may be given instead (items with ``mixture``, ``target``, ``caption``,
     ``label`` and ``interferer_labels``); by default they are drawn reproducibly from the
@@ -162,7 +162,7 @@ def evaluate_model(
                 if len(record["labels"]) == 1:
                     captions.setdefault(record["labels"][0], [record["caption"]])
         mixtures = data.evaluation_mixtures(
-            n_targets=n_targets, n_interferers=n_interferers, sample_rate=sr,
+            count=count, n_interferers=n_interferers, sample_rate=sr,
             duration=duration, seed=seed, source=source,
         )
     mixtures = list(mixtures)

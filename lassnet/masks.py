@@ -55,17 +55,18 @@ def apply_masks(
     cos: torch.Tensor,
     sin: torch.Tensor,
     mag_mask: torch.Tensor,
-    mask_cos: torch.Tensor,
-    mask_sin: torch.Tensor,
+    phase_cos: torch.Tensor,
+    phase_sin: torch.Tensor,
 ):
-    """Apply a magnitude mask and a phase rotation to ``(|X|, cos∠X, sin∠X)``.
+    """Apply a magnitude mask ``M`` and a phase rotation ``P`` (given by ``cos∠P``,
+    ``sin∠P``: ``phase_cos``, ``phase_sin``) to ``(|X|, cos∠X, sin∠X)``.
 
     Returns ``(|Ŷ|, cos∠Ŷ, sin∠Ŷ)`` with ``|Ŷ| = relu(|X|·M)`` and ``∠Ŷ = ∠X + ∠P``.
     An identity mask (``M = 1``, ``∠P = 0``) returns the input.
     """
     out_mag = torch.relu(mag * mag_mask)
-    out_cos = cos * mask_cos - sin * mask_sin
-    out_sin = sin * mask_cos + cos * mask_sin
+    out_cos = cos * phase_cos - sin * phase_sin
+    out_sin = sin * phase_cos + cos * phase_sin
     return out_mag, out_cos, out_sin
 
 

@@ -271,8 +271,8 @@ class SeparationNet(nn.Module):
             mixture = mixture * gain.to(mixture.dtype)
         mag, cos, sin = self.spectrogram(mixture)  # (B, 1, T, F) each
         logits = self.mask_logits(mag, condition)  # (B, 3, T, F)
-        mag_mask, mask_cos, mask_sin = mask_maps(logits[:, None])  # (B, 1, T, F) each
-        out = apply_masks(mag, cos, sin, mag_mask, mask_cos, mask_sin)
+        mag_mask, phase_cos, phase_sin = mask_maps(logits[:, None])  # (B, 1, T, F) each
+        out = apply_masks(mag, cos, sin, mag_mask, phase_cos, phase_sin)
         wave = self.stft.inverse_magphase(*out, length=mixture.shape[-1])  # (B, 1, L)
         if gain is not None:
             wave = wave / gain
@@ -280,7 +280,7 @@ class SeparationNet(nn.Module):
         if not return_masks:
             return wave
         return dict(
-            waveform=wave, mag=mag, mag_mask=mag_mask, phase_cos=mask_cos, phase_sin=mask_sin
+            waveform=wave, mag=mag, mag_mask=mag_mask, phase_cos=phase_cos, phase_sin=phase_sin
         )
 
     # ------------------------------------------------------------------ fast inference

@@ -115,7 +115,7 @@ def zero_shot_accuracy(
     """
     classes, captions = CLASSES, CAPTIONS
     clips = SyntheticClips(split, encoder.audio_sample_rate or 16000, duration,
-                           size=per_class * len(classes), seed=seed)
+                           count=per_class * len(classes), seed=seed)
     waves = torch.stack([clips[i]["wave"] for i in range(len(clips))])  # (N, 1, L)
     labels = torch.tensor([i % len(classes) for i in range(len(clips))])
     audio = torch.cat([encoder.embed_audio(waves[i : i + 64], clips.sample_rate)

@@ -42,7 +42,7 @@ def _pretty(label: str) -> str:
 def _demo_mixtures(sample_rate: int) -> list[dict]:
     """The mixtures shown when none are given: four of the corpus's test split, each a target
     and two other sounds, with every source kept."""
-    return evaluation_mixtures(n_targets=4, n_interferers=2, sample_rate=sample_rate,
+    return evaluation_mixtures(count=4, n_interferers=2, sample_rate=sample_rate,
                                duration=4.0, return_sources=True)
 
 

@@ -77,7 +77,7 @@ def test_esc50_download_and_parse(esc50_zip, tmp_path):
     with pytest.raises(ValueError, match="folds"):
         ESC50(root, folds=[6])
     mixtures = MixtureDataset(
-        again, size=4, sample_rate=16000, segment_seconds=0.1, max_interferers=2
+        again, count=4, sample_rate=16000, duration=0.1, max_interferers=2
     )
     item = mixtures[0]
     assert item["mixture"].shape == (1, 1600) and item["label"] in again.classes
@@ -137,7 +137,7 @@ def test_audioset_style_csv_with_multi_labels(tmp_path):
     assert ds[0]["label"] == "Dog, Bark"
     assert sorted(ds.indices_of("Dog")) == [0, 3]
     mixtures = MixtureDataset(
-        ds, size=6, sample_rate=16000, segment_seconds=0.1, target_classes=["Bark"]
+        ds, count=6, sample_rate=16000, duration=0.1, target_classes=["Bark"]
     )
     for i in range(6):
         item = mixtures[i]

@@ -226,15 +226,15 @@ def test_splits_use_disjoint_seed_ranges():
         clip_seed("train", 2**32)
     with pytest.raises(ValueError):
         clip_seed("train", 0, seed=2**16)
-    train = SyntheticClips("train", SR, 0.5, size=28)
-    test = SyntheticClips("test", SR, 0.5, size=28)
+    train = SyntheticClips("train", SR, 0.5, count=28)
+    test = SyntheticClips("test", SR, 0.5, count=28)
     for i in (0, 15):
         assert train[i]["label"] == test[i]["label"]
         assert not torch.allclose(train[i]["wave"], test[i]["wave"])
 
 
 def test_dataset_items():
-    clips = SyntheticClips("validation", SR, 0.5, size=30, seed=3)
+    clips = SyntheticClips("validation", SR, 0.5, count=30, seed=3)
     assert len(clips) == 30
     item = clips[16]
     assert set(item) >= {"wave", "label", "caption", "index"}
@@ -255,9 +255,9 @@ def test_dataset_items():
 
 
 def test_subset_of_classes_and_base_seed():
-    clips = SyntheticClips("train", SR, 0.25, size=10, classes=["rain", "bell"], seed=1)
+    clips = SyntheticClips("train", SR, 0.25, count=10, classes=["rain", "bell"], seed=1)
     assert [clips[i]["label"] for i in range(4)] == ["rain", "bell", "rain", "bell"]
-    other = SyntheticClips("train", SR, 0.25, size=10, classes=["rain", "bell"], seed=2)
+    other = SyntheticClips("train", SR, 0.25, count=10, classes=["rain", "bell"], seed=2)
     assert not torch.equal(clips[0]["wave"], other[0]["wave"])
     with pytest.raises(ValueError, match="unknown class"):
         SyntheticClips(classes=["rain", "cat"])
@@ -284,7 +284,7 @@ TEST_SPLIT_FINGERPRINT = [  # (caption, RMS) of SyntheticClips("test", 16000, 1.
 
 
 def test_test_split_is_fixed():
-    clips = SyntheticClips("test", SR, 1.0, size=14)
+    clips = SyntheticClips("test", SR, 1.0, count=14)
     items = [clips[i] for i in range(14)]
     labels = [it["label"] for it in items]
     assert labels == list(CLASSES)

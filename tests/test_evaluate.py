@@ -13,11 +13,11 @@ from lassnet.stft import STFT
 
 @pytest.fixture(scope="module")
 def encoder():
-    return query.load("minilm")
+    return query.build("minilm")
 
 
 def test_oracle_irm_beats_the_mixture():
-    items = data.evaluation_mixtures(n_targets=3, sample_rate=16000, duration=1.0, seed=0)
+    items = data.evaluation_mixtures(count=3, sample_rate=16000, duration=1.0, seed=0)
     mix = torch.stack([it["mixture"] for it in items])
     tgt = torch.stack([it["target"] for it in items])
     from lassnet.metrics import si_sdr
@@ -30,7 +30,7 @@ def test_oracle_irm_beats_the_mixture():
 def test_protocol_tables_on_an_untrained_model(encoder):
     torch.manual_seed(0)
     model = LASSModel(SeparationNet.from_preset("tiny", condition_dim=encoder.dim), encoder)
-    report = evaluate_model(model, n_targets=4, duration=1.0, progress=False)
+    report = evaluate_model(model, count=4, duration=1.0, progress=False)
     assert isinstance(report, EvalReport)
     assert report.methods == ["model", "oracle_irm", "mixture", "wrong_query"]
     assert len(report.scores("model")) == 4
@@ -73,7 +73,7 @@ def test_batches_go_to_the_separators_device(encoder, monkeypatch):
     monkeypatch.setattr(sep, "forward", spy_forward)
     sep.stft.register_forward_pre_hook(stop)
     with pytest.raises(_Stop):
-        evaluate_model(model, n_targets=2, duration=1.0, progress=False)
+        evaluate_model(model, count=2, duration=1.0, progress=False)
     meta = torch.device("meta")
     assert seen == [("separator", meta, meta), ("oracle stft", meta)]
 
@@ -81,7 +81,7 @@ def test_batches_go_to_the_separators_device(encoder, monkeypatch):
 def test_report_holds_cpu_waveforms_and_plain_numbers(encoder):
     torch.manual_seed(0)
     model = LASSModel(SeparationNet.from_preset("tiny", condition_dim=encoder.dim), encoder)
-    report = evaluate_model(model, n_targets=2, duration=1.0, progress=False,
+    report = evaluate_model(model, count=2, duration=1.0, progress=False,
                             wrong_query=False)
     assert all(isinstance(r["si_sdri"], float) for r in report.rows)
     for example in report.examples.values():
@@ -97,7 +97,7 @@ def test_shipped_model_quality(encoder):
     target and 5 other classes): the figures in the README, as a regression guard."""
     assert shipped.is_file(), f"the shipped model is missing: {shipped}"
     model = LASSModel.load(shipped, encoder=encoder)
-    report = evaluate_model(model, n_targets=56, duration=2.0, progress=False)
+    report = evaluate_model(model, count=56, duration=2.0, progress=False)
     model_mean = report.summary("model")["mean"]
     assert model_mean >= 10.0, report.to_text()
     assert min(report.per_class("model").values()) >= 3.0, report.to_text()
@@ -107,7 +107,7 @@ def test_shipped_model_quality(encoder):
     assert report.summary("oracle_irm")["mean"] > model_mean
     # And it beats its untrained self by a wide margin.
     untrained = LASSModel(SeparationNet(model.separator.config), encoder)
-    base = evaluate_model(untrained, n_targets=14, duration=2.0, progress=False,
+    base = evaluate_model(untrained, count=14, duration=2.0, progress=False,
                           wrong_query=False)
     assert model_mean > base.summary("model")["mean"] + 8.0
 
@@ -142,7 +142,7 @@ def test_protocol_on_a_real_dataset_layout(encoder, tmp_path):
     categories = _fake_esc50(tmp_path)
     torch.manual_seed(0)
     model = LASSModel(SeparationNet.from_preset("tiny", condition_dim=encoder.dim), encoder)
-    report = evaluate_model(model, n_targets=7, duration=1.0, progress=False,
+    report = evaluate_model(model, count=7, duration=1.0, progress=False,
                             dataset="esc50", root=tmp_path)
     assert report.labels == categories
     assert len(report.scores("model")) == 7 and len(report.scores("wrong_query")) == 7
@@ -160,7 +160,7 @@ def test_cli_evaluates_a_real_dataset(encoder, tmp_path, capsys):
     LASSModel(SeparationNet.from_preset("tiny", condition_dim=encoder.dim), encoder).save(ckpt)
     out = tmp_path / "report.json"
     assert main(["evaluate", "-c", str(ckpt), "--dataset", "esc50", "--data-root",
-                 str(tmp_path / "esc"), "--targets", "7", "--seconds", "1", "--out",
+                 str(tmp_path / "esc"), "--count", "7", "--duration", "1", "--out",
                  str(out)]) == 0
     text = capsys.readouterr().out
     assert "water_drops" in text and out.is_file()

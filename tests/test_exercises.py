@@ -221,7 +221,7 @@ def test_a_stub_fails_cleanly_naming_not_implemented(name, capsys):
 
 @pytest.mark.parametrize("exercise, fn, fragment", WRONG)
 def test_a_typical_mistake_fails_with_a_specific_hint(exercise, fn, fragment):
-    result = check(exercise, fn, verbose=False)
+    result = check(exercise, fn, progress=False)
     assert not result.passed
     assert fragment in result.message, result.message
     assert result.message.startswith(f"FAIL {exercise}")
@@ -234,12 +234,12 @@ def test_every_exercise_has_wrong_answers_under_test():
 @pytest.mark.parametrize("name", sorted(EXERCISES))
 @pytest.mark.parametrize("junk", [None, "text", 3, [1, 2]], ids=["None", "str", "int", "list"])
 def test_any_output_is_a_clean_fail(name, junk):
-    result = check(name, lambda *args: junk, verbose=False)
+    result = check(name, lambda *args: junk, progress=False)
     assert not result.passed and result.message.startswith(f"FAIL {name}")
 
 
 def test_not_a_function_is_a_fail():
-    result = check("si_sdr", 42, verbose=False)
+    result = check("si_sdr", 42, progress=False)
     assert not result and "expected a function" in result.message
 
 
@@ -248,7 +248,7 @@ def test_an_exception_names_its_type_and_the_students_line():
         energy = (reference**2).sum(-1)
         return energy / 0 + {}["oops"]
 
-    result = check("si_sdr", si_sdr_db, verbose=False)
+    result = check("si_sdr", si_sdr_db, progress=False)
     assert not result and result.error == "KeyError"
     assert "raised KeyError" in result.message and "in si_sdr_db, line" in result.message
     assert "{}[\"oops\"]" in result.message or "oops" in result.message
@@ -259,8 +259,8 @@ def test_checkers_leave_the_global_random_state_alone():
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    check("stft_split", split_magphase, verbose=False)
-    check("mix_at_snr", mix_at_snr, verbose=False)
+    check("stft_split", split_magphase, progress=False)
+    check("mix_at_snr", mix_at_snr, progress=False)
     assert torch.equal(torch.rand(3), expected)
 
 

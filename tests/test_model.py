@@ -139,7 +139,7 @@ def demo(encoder):
     torch.manual_seed(0)
     model = LASSModel(SeparationNet.from_preset("tiny", condition_dim=encoder.dim).eval(),
                       encoder)
-    mixtures = evaluation_mixtures(n_targets=2, n_interferers=2, sample_rate=SR, duration=1.0,
+    mixtures = evaluation_mixtures(count=2, n_interferers=2, sample_rate=SR, duration=1.0,
                                    return_sources=True)
     return model, mixtures
 

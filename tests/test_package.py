@@ -142,3 +142,11 @@ def test_encoders_and_figures_do_not_reach_into_the_corpus():
     for module, edges in graph.items():
         if module.startswith(("lassnet.query", "lassnet.plot")):
             assert not {e for e in edges if e.startswith("lassnet.data")}, module
+
+
+def test_the_module_table_names_every_module():
+    tops = {p.stem if p.suffix == ".py" else p.name for p in PACKAGE.iterdir()
+            if (p.suffix == ".py" or (p / "__init__.py").is_file()) and not p.name.startswith("_")}
+    listed = {line.split("`lassnet.")[1].split("`")[0] for line in lassnet.__doc__.splitlines()
+              if ":mod:`lassnet." in line}
+    assert tops == listed, f"missing {tops - listed}, stale {listed - tops}"

@@ -19,7 +19,7 @@ from lassnet.train.state import CHECKPOINT, LOSS_LOG, VAL_LOG
 
 
 def small_config(**kw) -> TrainConfig:
-    base = dict(name="small", preset="tiny", separator=SMALL, segment_seconds=0.5,
+    base = dict(name="small", preset="tiny", separator=SMALL, duration=0.5,
                 batch_size=2, steps=6, warmup_steps=2, log_every=1, checkpoint_every=3,
                 validate_every=6, val_size=2, seed=3, threads=1)
     return TrainConfig(**(base | kw))

@@ -25,7 +25,7 @@ def model():
 
 @pytest.fixture(scope="module")
 def mixtures():
-    return evaluation_mixtures(n_targets=2, n_interferers=2, sample_rate=SR, duration=1.0,
+    return evaluation_mixtures(count=2, n_interferers=2, sample_rate=SR, duration=1.0,
                                return_sources=True)
 
 

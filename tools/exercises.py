@@ -239,7 +239,7 @@ def run_exercise(cells: ExerciseCells, use_checker_cell: bool = True):
         if function is None:
             return fail(f"the solution cell does not define {exercise.function}()")
         if not use_checker_cell or cells.checker is None:
-            return exercise.checker(function, verbose=False)
+            return exercise.checker(function, progress=False)
         try:
             exec(compile(cells.checker, f"<{cells.name} checker>", "exec"), namespace)
         except Exception as exc:

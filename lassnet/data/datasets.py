@@ -485,7 +485,7 @@ def clip_source(
 ) -> LabelledClips:
     """A clip source by name, for one split, at ``sample_rate``:
 
-    * ``"synthetic"``: :class:`SyntheticClips` (``options``: ``size``, ``classes``, ``seed``,
+    * ``"synthetic"``: :class:`SyntheticClips` (``options``: ``count``, ``classes``, ``seed``,
       ``duration``; by default unlimited, with clips made at the mixtures' segment length);
     * ``"esc50"``: :class:`ESC50`, folds 1-3 / 4 / 5 for train / validation / test
       (:data:`ESC50_SPLIT_FOLDS`; ``options``: ``root``, ``download``, ``folds``, ...);
@@ -498,7 +498,7 @@ def clip_source(
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     key = name.lower().replace("-", "").replace("_", "")
     if key == "synthetic":
-        options.setdefault("size", 2**32)
+        options.setdefault("count", 2**32)
         options.setdefault("duration", None)
         return SyntheticClips(split, sample_rate, **options)
     if key == "esc50":

@@ -73,10 +73,10 @@ class MixtureDataset(Dataset):
         source: a labelled clip source (:class:`~lassnet.data.base.ClipSource`); default the
             synthetic corpus of ``split`` (unlimited). A :class:`SyntheticClips` source built
             with ``duration=None`` makes its clips at exactly the segment length.
-        size: number of mixtures (an "epoch").
+        count: number of mixtures (an "epoch").
         sample_rate: Hz; must equal ``source.sample_rate``.
-        segment_seconds: segment length (every clip is cropped or zero-padded to it; 5 s in
-            the paper).
+        duration: segment length in seconds (every clip is cropped or zero-padded to it; 5 s
+            in the paper).
         min_interferers, max_interferers: ``k`` is uniform in this range.
         gain_db: ``(low, high)``, the range of the random gain of each interferer (and of the
             noise), in dB.
@@ -90,8 +90,6 @@ class MixtureDataset(Dataset):
             ``target_classes[i % len(target_classes)]`` (used for evaluation sets).
         query_audio: also return another clip of the target's class as ``query_wave``.
         return_sources: also return the individual interferers.
-        duration, gain_db_range, query_clip: other names for ``segment_seconds``, ``gain_db``
-            and ``query_audio``.
 
     Taught in chapter 6 (Data).
     """
@@ -99,9 +97,9 @@ class MixtureDataset(Dataset):
     def __init__(
         self,
         source: ClipSource | None = None,
-        size: int = 10_000,
+        count: int = 10_000,
         sample_rate: int = 16000,
-        segment_seconds: float = 5.0,
+        duration: float = 5.0,
         min_interferers: int = 1,
         max_interferers: int = 3,
         gain_db: tuple[float, float] = (-10.0, 10.0),
@@ -113,20 +111,10 @@ class MixtureDataset(Dataset):
         target_classes: Sequence[str] | None = None,
         query_audio: bool = False,
         return_sources: bool = False,
-        *,
-        duration: float | None = None,
-        gain_db_range: tuple[float, float] | None = None,
-        query_clip: bool | None = None,
     ):
-        if duration is not None:
-            segment_seconds = duration
-        if gain_db_range is not None:
-            gain_db = gain_db_range
-        if query_clip is not None:
-            query_audio = query_clip
         if source is None:
             source = SyntheticClips(
-                split, sample_rate, None, size=2**32, classes=classes or CLASSES, seed=seed
+                split, sample_rate, None, count=2**32, classes=classes or CLASSES, seed=seed
             )
         for attr in ("sample_rate", "classes", "item_classes", "indices_of", "__getitem__"):
             if not hasattr(source, attr):
@@ -135,14 +123,14 @@ class MixtureDataset(Dataset):
                     "see lassnet.data.base"
                 )
         if isinstance(source, SyntheticClips) and source.duration is None:
-            source = source.with_duration(segment_seconds)  # clips made at the segment length
+            source = source.with_duration(duration)  # clips made at the segment length
         if int(source.sample_rate) != int(sample_rate):
             raise ValueError(
                 f"source sample rate {source.sample_rate} Hz does not match sample_rate "
                 f"{sample_rate} Hz; build the source with sample_rate={sample_rate}"
             )
-        if size < 1:
-            raise ValueError(f"size must be at least 1, got {size}")
+        if count < 1:
+            raise ValueError(f"count must be at least 1, got {count}")
         if not 1 <= min_interferers <= max_interferers:
             raise ValueError(
                 "need 1 <= min_interferers <= max_interferers, got "
@@ -163,12 +151,12 @@ class MixtureDataset(Dataset):
             if bad or not target_classes:
                 raise ValueError(f"target_classes must be non-empty and among classes; bad: {bad}")
         self.source = source
-        self.size = int(size)
+        self.count = int(count)
         self.sample_rate = int(sample_rate)
-        self.segment_seconds = float(segment_seconds)
-        self.length = int(round(self.segment_seconds * self.sample_rate))
+        self.duration = float(duration)
+        self.length = int(round(self.duration * self.sample_rate))
         if self.length < 1:
-            raise ValueError(f"segment_seconds is too short: {segment_seconds} s")
+            raise ValueError(f"duration is too short: {duration} s")
         self.min_interferers = int(min_interferers)
         self.max_interferers = int(max_interferers)
         self.gain_db = (low, high)
@@ -181,13 +169,8 @@ class MixtureDataset(Dataset):
         self.query_audio = bool(query_audio)
         self.return_sources = bool(return_sources)
 
-    @property
-    def duration(self) -> float:
-        """The segment length in seconds (same as ``segment_seconds``)."""
-        return self.segment_seconds
-
     def __len__(self) -> int:
-        return self.size
+        return self.count
 
     def set_epoch(self, epoch: int) -> None:
         """Draw a fresh set of mixtures for ``epoch`` (call before each epoch's ``DataLoader``
@@ -235,8 +218,8 @@ class MixtureDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         index = int(index)
-        if not 0 <= index < self.size:
-            raise IndexError(f"index {index} out of range for {self.size} mixtures")
+        if not 0 <= index < self.count:
+            raise IndexError(f"index {index} out of range for {self.count} mixtures")
         rng = self.rng(index)
         if self.target_classes is not None:
             target_class = self.target_classes[index % len(self.target_classes)]
@@ -299,8 +282,8 @@ class MixtureDataset(Dataset):
 
     def __repr__(self) -> str:
         return (
-            f"MixtureDataset(size={self.size}, sample_rate={self.sample_rate}, "
-            f"segment_seconds={self.segment_seconds}, "
+            f"MixtureDataset(count={self.count}, sample_rate={self.sample_rate}, "
+            f"duration={self.duration}, "
             f"interferers={self.min_interferers}..{self.max_interferers}, "
             f"gain_db={self.gain_db}, classes={len(self.classes)}, seed={self.seed}, "
             f"source={type(self.source).__name__})"
@@ -308,7 +291,7 @@ class MixtureDataset(Dataset):
 
 
 def evaluation_mixtures(
-    n_targets: int = 14,
+    count: int = 14,
     n_interferers: int = 5,
     sample_rate: int = 16000,
     duration: float = 5.0,
@@ -323,10 +306,10 @@ def evaluation_mixtures(
 ) -> list[dict]:
     """The evaluation mixtures of the seed project, from the test split.
 
-    ``n_targets`` target classes are drawn at random (every class once, in random order,
+    ``count`` target classes are drawn at random (every class once, in random order,
     before any class repeats); each gets ``mixtures_per_target`` mixtures of one of its clips
     with clips of ``n_interferers`` *other* classes (distinct). Returns the list of
-    ``n_targets · mixtures_per_target`` :class:`MixtureDataset` items (dicts with
+    ``count · mixtures_per_target`` :class:`MixtureDataset` items (dicts with
     ``mixture``, ``target``, ``noise``, ``caption``, ``label``, ``interferer_labels``, ...),
     grouped by target class. Deterministic in ``seed``: the same list on every machine.
     With ``return_sources=True`` every item also keeps its interferers ``(k, L)``, as they
@@ -335,14 +318,14 @@ def evaluation_mixtures(
 
     Used in chapter 8 (Evaluation) and the introduction's demo; built in chapter 6 (Data).
     """
-    if n_targets < 1 or mixtures_per_target < 1:
+    if count < 1 or mixtures_per_target < 1:
         raise ValueError(
-            f"n_targets and mixtures_per_target must be at least 1, got {n_targets} and "
+            f"count and mixtures_per_target must be at least 1, got {count} and "
             f"{mixtures_per_target}"
         )
     if source is None:
         source = SyntheticClips(
-            "test", sample_rate, duration, size=2**32, classes=classes or CLASSES, seed=0
+            "test", sample_rate, duration, count=2**32, classes=classes or CLASSES, seed=0
         )
     classes = tuple(source.classes if classes is None else classes)
     if n_interferers >= len(classes):
@@ -352,14 +335,14 @@ def evaluation_mixtures(
         )
     rng = np.random.default_rng([_MIX_KEY, 0xE7A1, int(seed)])
     order: list[str] = []
-    while len(order) < n_targets:
+    while len(order) < count:
         order += [classes[i] for i in rng.permutation(len(classes))]
-    targets = [c for c in order[:n_targets] for _ in range(mixtures_per_target)]
+    targets = [c for c in order[:count] for _ in range(mixtures_per_target)]
     dataset = MixtureDataset(
         source,
-        size=len(targets),
+        count=len(targets),
         sample_rate=sample_rate,
-        segment_seconds=duration,
+        duration=duration,
         min_interferers=n_interferers,
         max_interferers=n_interferers,
         gain_db=gain_db,

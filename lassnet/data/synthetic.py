@@ -62,8 +62,8 @@ SPLITS = ("train", "validation", "test")
 #: Width of each split's seed range, and of each base seed's block inside a split.
 _SPLIT_STRIDE = 2**48
 _BASE_STRIDE = 2**32
-#: Default number of clips per split (the training split is unlimited: pass any ``size``).
-_DEFAULT_SIZES = {"train": 14_000, "validation": 700, "test": 700}
+#: Default number of clips per split (the training split is unlimited: pass any ``count``).
+_DEFAULT_COUNTS = {"train": 14_000, "validation": 700, "test": 700}
 
 
 # --------------------------------------------------------------------------------------------
@@ -680,7 +680,7 @@ class SyntheticClips(LabelledClips):
         duration: clip length in seconds; ``None`` leaves it to the consumer (a
             :class:`~lassnet.data.MixtureDataset` makes the clips at its segment length;
             read directly, such clips last :data:`DEFAULT_DURATION`).
-        size: number of items (default 14,000 train, 700 validation/test; up to ``2**32``:
+        count: number of items (default 14,000 train, 700 validation/test; up to ``2**32``:
             the corpus is unlimited).
         classes: a subset of :data:`CLASSES` (default all).
         seed: base seed; a different base seed gives a different set of clips of the split.
@@ -693,7 +693,7 @@ class SyntheticClips(LabelledClips):
         split: str = "train",
         sample_rate: int = 16000,
         duration: float | None = DEFAULT_DURATION,
-        size: int | None = None,
+        count: int | None = None,
         classes: Sequence[str] | None = None,
         seed: int = 0,
     ):
@@ -705,26 +705,26 @@ class SyntheticClips(LabelledClips):
             _check_class(c)
         if len(set(classes)) != len(classes):
             raise ValueError(f"classes must not repeat, got {classes}")
-        size = _DEFAULT_SIZES[split] if size is None else int(size)
-        if not 0 < size <= _BASE_STRIDE:
-            raise ValueError(f"size must be in [1, 2**32], got {size}")
+        count = _DEFAULT_COUNTS[split] if count is None else int(count)
+        if not 0 < count <= _BASE_STRIDE:
+            raise ValueError(f"count must be in [1, 2**32], got {count}")
         clip_seed(split, 0, seed)  # validates seed
         if duration is not None and not duration >= 0.05:
             raise ValueError(f"duration must be at least 0.05 s, got {duration}")
         self.split = split
         self.sample_rate = int(sample_rate)
         self.duration = None if duration is None else float(duration)
-        self.size = size
+        self.count = count
         self.classes = classes
         self.seed = int(seed)
 
     def __len__(self) -> int:
-        return self.size
+        return self.count
 
     def with_duration(self, duration: float) -> SyntheticClips:
-        """The same clip set (split, classes, seed, size) with clips of ``duration`` seconds."""
+        """The same clip set (split, classes, seed, count) with clips of ``duration`` seconds."""
         return SyntheticClips(
-            self.split, self.sample_rate, duration, self.size, self.classes, self.seed
+            self.split, self.sample_rate, duration, self.count, self.classes, self.seed
         )
 
     def item_classes(self, index: int) -> tuple[str, ...]:
@@ -734,7 +734,7 @@ class SyntheticClips(LabelledClips):
         """Indices of the items of ``class_name``: every ``len(classes)``-th item."""
         if class_name not in self.classes:
             raise ValueError(f"class {class_name!r} is not in this dataset ({self.classes})")
-        return range(self.classes.index(class_name), self.size, len(self.classes))
+        return range(self.classes.index(class_name), self.count, len(self.classes))
 
     def __getitem__(self, index: int) -> dict:
         index = self._check_index(index)
@@ -753,7 +753,7 @@ class SyntheticClips(LabelledClips):
     def __repr__(self) -> str:
         return (
             f"SyntheticClips(split={self.split!r}, sample_rate={self.sample_rate}, "
-            f"duration={self.duration}, size={self.size}, classes={len(self.classes)}, "
+            f"duration={self.duration}, count={self.count}, classes={len(self.classes)}, "
             f"seed={self.seed})"
         )
 
@@ -831,7 +831,7 @@ def corpus_examples(
     """
     classes = tuple(CLASSES if classes is None else classes)
     source = SyntheticClips(split, sample_rate, DEFAULT_DURATION if duration is None else duration,
-                            size=len(classes), classes=classes, seed=seed)
+                            count=len(classes), classes=classes, seed=seed)
     items = [source[i] for i in range(len(source))]
     return ({it["label"]: it["wave"] for it in items},
             {it["label"]: it["caption"] for it in items})
@@ -862,7 +862,7 @@ def write_examples(
         split,
         sample_rate,
         duration,
-        size=per_class * len(classes or CLASSES),
+        count=per_class * len(classes or CLASSES),
         classes=classes,
         seed=seed,
     )

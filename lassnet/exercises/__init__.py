@@ -31,7 +31,9 @@ Use in a notebook::
     from lassnet.exercises import check_stft_split
     result = check_stft_split(split_magphase)     # prints PASS or FAIL with a hint
 
-and in a test: ``assert check_stft_split(split_magphase, verbose=False)``. :data:`EXERCISES`
+and in a test, silently: ``assert check_stft_split(split_magphase, progress=False)``
+(``progress``, as everywhere in lassnet, switches the feedback printed as the work goes on:
+here the PASS / FAIL line). :data:`EXERCISES`
 lists every exercise with the function it expects and the stub hint of the student version
 (``tools/exercises.py`` writes the student and teacher notebooks from the chapters).
 """
@@ -71,8 +73,8 @@ EXERCISES: dict[str, Exercise] = {
 }
 
 
-def check(name: str, fn, verbose: bool = True) -> CheckResult:
+def check(name: str, fn, progress: bool = True) -> CheckResult:
     """Run the checker of exercise ``name`` (a key of :data:`EXERCISES`) on ``fn``."""
     if name not in EXERCISES:
         raise ValueError(f"unknown exercise {name!r}; choose from {sorted(EXERCISES)}")
-    return EXERCISES[name].checker(fn, verbose=verbose)
+    return EXERCISES[name].checker(fn, progress=progress)

@@ -106,7 +106,7 @@ def _run(
     exercise: Exercise,
     fn,
     make_cases: Callable[[], Sequence[tuple[str, Callable]]],
-    verbose: bool,
+    progress: bool,
     exception_hints: Sequence[tuple[str, str, str]] = (),
 ) -> CheckResult:
     """Run the cases (``(description, case(fn))`` pairs) of ``exercise`` on the student's
@@ -124,7 +124,7 @@ def _run(
     name, reference = exercise.name, exercise.reference
 
     def finish(result: CheckResult) -> CheckResult:
-        if verbose:
+        if progress:  # the PASS / FAIL line, as the check finishes
             print(result.message)
         return result
 

@@ -105,13 +105,13 @@ def _residual_cases():
     ]
 
 
-def check_residual_block(fn, verbose: bool = True) -> CheckResult:
+def check_residual_block(fn, progress: bool = True) -> CheckResult:
     """Check ``residual_forward(block, x) -> y`` (chapter 2's exercise).
 
     ``block`` is a :class:`lassnet.blocks.ResidualBlock` (without FiLM), ``x`` a feature map
     ``(B, C_in, T, F)``; ``y`` must equal ``block(x)``, computed from the block's layers.
     """
-    return _run(RESIDUAL_BLOCK, fn, _residual_cases, verbose)
+    return _run(RESIDUAL_BLOCK, fn, _residual_cases, progress)
 
 
 RESIDUAL_BLOCK = Exercise(

@@ -68,10 +68,10 @@ def _mix_cases():
     ]
 
 
-def check_mix_at_snr(fn, verbose: bool = True) -> CheckResult:
+def check_mix_at_snr(fn, progress: bool = True) -> CheckResult:
     """Check ``mix_at_snr(target, interferer, snr_db) -> (mixture, scaled_interferer)`` (the
     exercises chapter) against :func:`lassnet.audio.mix_at_snr`."""
-    return _run(MIX_AT_SNR, fn, _mix_cases, verbose)
+    return _run(MIX_AT_SNR, fn, _mix_cases, progress)
 
 
 MIX_AT_SNR = Exercise(

@@ -74,14 +74,14 @@ _FILM_SHAPE_HINT = ("RuntimeError", "must match the size",
                     "so that it broadcasts over frames and bins")
 
 
-def check_film(fn, verbose: bool = True) -> CheckResult:
+def check_film(fn, progress: bool = True) -> CheckResult:
     """Check ``film_forward(x, embedding, bn, linear) -> BN(x) + β`` (chapter 3's exercise).
 
     ``x`` is ``(B, C, T, F)``, ``embedding`` ``(B, D)``, ``bn`` a
     :class:`lassnet.blocks.FiLMBatchNorm2d` and ``linear`` the ``Linear(D, C)`` of a
     :class:`lassnet.film.FiLM`; the output must equal ``bn(x, film(embedding))``.
     """
-    return _run(FILM, fn, _film_cases, verbose, exception_hints=[_FILM_SHAPE_HINT])
+    return _run(FILM, fn, _film_cases, progress, exception_hints=[_FILM_SHAPE_HINT])
 
 
 FILM = Exercise(

@@ -80,10 +80,10 @@ def _mask_cases():
     ]
 
 
-def check_apply_masks(fn, verbose: bool = True) -> CheckResult:
+def check_apply_masks(fn, progress: bool = True) -> CheckResult:
     """Check ``rotate_and_mask(mag, cos, sin, M, cos_p, sin_p) -> (|Ŷ|, cos∠Ŷ, sin∠Ŷ)``
     (chapter 5's first exercise) against :func:`lassnet.masks.apply_masks`."""
-    return _run(APPLY_MASKS, fn, _mask_cases, verbose)
+    return _run(APPLY_MASKS, fn, _mask_cases, progress)
 
 
 def _ratio_cases():
@@ -130,10 +130,10 @@ def _ratio_cases():
     ]
 
 
-def check_ratio_mask(fn, verbose: bool = True) -> CheckResult:
+def check_ratio_mask(fn, progress: bool = True) -> CheckResult:
     """Check ``ratio_mask(target_spec, mixture_spec) -> IRM`` (chapter 5's second exercise)
     against :func:`lassnet.masks.ideal_ratio_mask` (``p = 2``, ``q = ½``)."""
-    return _run(RATIO_MASK, fn, _ratio_cases, verbose)
+    return _run(RATIO_MASK, fn, _ratio_cases, progress)
 
 
 APPLY_MASKS = Exercise(

@@ -67,10 +67,10 @@ def _si_sdr_cases():
     ]
 
 
-def check_si_sdr(fn, verbose: bool = True) -> CheckResult:
+def check_si_sdr(fn, progress: bool = True) -> CheckResult:
     """Check ``si_sdr_db(estimate, reference) -> scores`` (the exercises chapter) against
     :func:`lassnet.metrics.si_sdr`: inputs ``(..., L)``, one score in dB per signal ``(...)``."""
-    return _run(SI_SDR, fn, _si_sdr_cases, verbose)
+    return _run(SI_SDR, fn, _si_sdr_cases, progress)
 
 
 def _si_sdri_cases():
@@ -109,10 +109,10 @@ def _si_sdri_cases():
     ]
 
 
-def check_si_sdri(fn, verbose: bool = True) -> CheckResult:
+def check_si_sdri(fn, progress: bool = True) -> CheckResult:
     """Check ``si_sdr_improvement(estimate, reference, mixture) -> dB`` (the exercises
     chapter) against :func:`lassnet.metrics.si_sdri`."""
-    return _run(SI_SDRI, fn, _si_sdri_cases, verbose)
+    return _run(SI_SDRI, fn, _si_sdri_cases, progress)
 
 
 SI_SDR = Exercise(

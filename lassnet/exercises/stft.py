@@ -57,13 +57,13 @@ def _stft_cases():
     ]
 
 
-def check_stft_split(fn, verbose: bool = True) -> CheckResult:
+def check_stft_split(fn, progress: bool = True) -> CheckResult:
     """Check ``split_magphase(spec) -> (|X|, cos∠X, sin∠X)`` (chapter 1's exercise).
 
     ``spec`` is a complex spectrogram ``(B, C, T, F)`` from :class:`lassnet.stft.STFT`; the
     three outputs must equal :meth:`STFT.magphase <lassnet.stft.STFT.magphase>`.
     """
-    return _run(STFT_SPLIT, fn, _stft_cases, verbose)
+    return _run(STFT_SPLIT, fn, _stft_cases, progress)
 
 
 STFT_SPLIT = Exercise(

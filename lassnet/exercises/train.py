@@ -101,12 +101,12 @@ def _train_cases():
     ]
 
 
-def check_train_step(fn, verbose: bool = True) -> CheckResult:
+def check_train_step(fn, progress: bool = True) -> CheckResult:
     """Check ``train_step(model, optimizer, mixture, condition, target) -> loss`` (the
     exercises chapter): after the student's step(s) on a small separator, the loss and every
     weight and batch-norm statistic must equal those of :meth:`lassnet.train.Trainer.train_step`
     (L1 loss, AdamW with AMSGrad) from the same start."""
-    return _run(TRAIN_STEP, fn, _train_cases, verbose)
+    return _run(TRAIN_STEP, fn, _train_cases, progress)
 
 
 TRAIN_STEP = Exercise(

@@ -36,6 +36,7 @@ __all__ = [
     "CONFIG_DIR",
     "LOSSES",
     "LOSS_ALIASES",
+    "KEY_ALIASES",
     "PRECISIONS",
     "TrainConfig",
     "available_configs",
@@ -52,6 +53,8 @@ LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
 }
 #: Earlier names of losses, read as today's.
 LOSS_ALIASES = {"snr": "neg_sdr"}
+#: Config keys of earlier versions, read under today's name (checkpoints keep their config).
+KEY_ALIASES = {"segment_seconds": "duration"}
 #: ``precision`` values: the autocast dtype of the forward pass (``float16`` needs CUDA).
 PRECISIONS = ("float32", "bfloat16", "float16")
 
@@ -74,7 +77,7 @@ class TrainConfig:
     # data
     dataset: str = "synthetic"
     dataset_options: dict[str, Any] = field(default_factory=dict)
-    segment_seconds: float = 2.0
+    duration: float = 2.0
     min_interferers: int = 1
     max_interferers: int = 3
     gain_db: tuple[float, float] = (-10.0, 10.0)
@@ -153,7 +156,9 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         """The config a :meth:`to_dict` (or a YAML mapping) describes; unknown keys raise
-        ``ValueError``, earlier loss names are mapped (:data:`LOSS_ALIASES`)."""
+        ``ValueError``; earlier key and loss names are mapped (:data:`KEY_ALIASES`,
+        :data:`LOSS_ALIASES`)."""
+        d = {KEY_ALIASES.get(k, k): v for k, v in d.items()}
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - known
         if unknown:

@@ -46,9 +46,9 @@ class StepBatches(Sampler):
             yield list(range(first, first + self.batch))
 
 
-def build_dataset(cfg: TrainConfig, sample_rate: int, split: str, size: int,
+def build_dataset(cfg: TrainConfig, sample_rate: int, split: str, count: int,
                   seed: int) -> MixtureDataset:
-    """The mixture dataset a config describes (see :mod:`lassnet.data`), ``size`` items.
+    """The mixture dataset a config describes (see :mod:`lassnet.data`), ``count`` items.
 
     ``dataset`` names a clip source (``synthetic``, the default; ``esc50``; ``folder``) and
     ``dataset_options`` go to it (:func:`lassnet.data.clip_source`). Items hold ``mixture``
@@ -63,9 +63,9 @@ def build_dataset(cfg: TrainConfig, sample_rate: int, split: str, size: int,
                                   **cfg.dataset_options)
     return data.MixtureDataset(
         source=source,
-        size=size,
+        count=count,
         sample_rate=sample_rate,
-        segment_seconds=cfg.segment_seconds,
+        duration=cfg.duration,
         min_interferers=cfg.min_interferers,
         max_interferers=cfg.max_interferers,
         gain_db=cfg.gain_db,
@@ -81,8 +81,8 @@ def training_loader(cfg: TrainConfig, sample_rate: int, start: int, rank: int = 
     with ``mixture`` and ``target`` ``(B, 1, L)`` and ``caption`` (``B`` captions)."""
     from ..data import collate
 
-    size = cfg.steps * cfg.batch_size * world  # every index any rank reads, once
-    dataset = build_dataset(cfg, sample_rate, "train", size, seed=cfg.seed)
+    count = cfg.steps * cfg.batch_size * world  # every index any rank reads, once
+    dataset = build_dataset(cfg, sample_rate, "train", count, seed=cfg.seed)
     return DataLoader(
         dataset,
         batch_sampler=StepBatches(start, cfg.steps, cfg.batch_size, rank, world),
