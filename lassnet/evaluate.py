@@ -21,13 +21,18 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from .checks import as_waveform
 from .masks import ideal_ratio_mask
 from .metrics import sdr, si_sdr
+
+if TYPE_CHECKING:
+    from .model import LASSModel
 
 __all__ = [
     "EvalReport",
@@ -122,17 +127,17 @@ class EvalReport:
 
 @torch.no_grad()
 def evaluate_model(
-    model,
+    model: LASSModel,
     count: int = 56,
     n_interferers: int = 5,
     duration: float = 2.0,
     seed: int = 0,
     wrong_query: bool = True,
     batch_size: int = 8,
-    mixtures=None,
+    mixtures: Sequence[Mapping[str, Any]] | None = None,
     progress: bool = True,
     dataset: str = "synthetic",
-    **dataset_options,
+    **dataset_options: Any,
 ) -> EvalReport:
     """Run the protocol on a :class:`~lassnet.model.LASSModel`.
 
