@@ -173,9 +173,12 @@ _restricted_pickle = types.ModuleType("lassnet_restricted_pickle")
 _restricted_pickle.Unpickler = _RestrictedUnpickler
 _restricted_pickle.load = lambda file, **kw: _RestrictedUnpickler(file, **kw).load()
 
-#: torch's own advice in its refusal message, which must not reach a user
-_BOILERPLATE = ("Weights only load failed", "In PyTorch 2.6", "Re-running `torch.load`",
-                "Please file an issue", "Check the documentation", "WeightsUnpickler error:")
+#: torch's own advice in its refusal messages, which must not reach a user (it suggests
+#: loading with ``weights_only=False``, or allow-listing what the file asks for)
+_BOILERPLATE = re.compile(
+    r"^(\(\d+\)\s*)?(Weights only load failed|In PyTorch 2\.6|Re-running `torch\.load`|"
+    r"Please file an issue|Check the documentation|Alternatively|This file can still be loaded)"
+)
 
 
 def _reason(err: BaseException) -> str:
@@ -183,12 +186,17 @@ def _reason(err: BaseException) -> str:
     to load with ``weights_only=False``."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    useful = []
+    for i, line in enumerate(lines):
+        if "WeightsUnpickler error:" in line:  # torch names the real reason after this
+            rest = line.split("WeightsUnpickler error:", 1)[1].strip()
+            if not rest and i + 1 < len(lines):
+                rest = lines[i + 1]
+            if rest:
+                return rest.split(". Please use", 1)[0]
     for line in lines:
-        if "WeightsUnpickler error:" in line:
-            line = line.split("WeightsUnpickler error:", 1)[1].strip()
-        if line and not line.startswith(_BOILERPLATE):
-            useful.append(line)
+        if "GLOBAL" in line:
+            return line.split(". Please use", 1)[0]
+    useful = [line for line in lines if not _BOILERPLATE.match(line)]
     return useful[0] if useful else type(err).__name__
 
 

@@ -164,6 +164,22 @@ class _Trap:
         return (os.mkdir, (self.path,))
 
 
+class _Print:
+    def __reduce__(self):
+        return (print, ("this ran while loading!",))
+
+
+def test_refusal_names_what_the_file_asks_for(tmp_path, capsys):
+    path = tmp_path / "print.pt"
+    torch.save({"format": "lassnet.model/1", "x": _Print()}, path)
+    with pytest.raises(CheckpointError) as info:
+        checkpoint.load(path, "model")
+    message = str(info.value)
+    assert "refused to load: it refers to print," in message
+    assert "weights_only" not in message and "safe_globals" not in message
+    assert "\n" not in message and "ran while loading" not in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("protocol", [2, 4, 5])
 def test_code_in_a_file_is_never_run(tmp_path, protocol):
     marker = tmp_path / "ran"
