@@ -28,11 +28,13 @@ import torch
 import torchaudio.functional as AF
 
 from .checks import as_waveform
+from .files import atomic_write
 
 __all__ = [
     "AudioError",
     "load_audio",
     "save_audio",
+    "audio_format",
     "audio_info",
     "to_mono",
     "resample",
@@ -135,17 +137,32 @@ def save_audio(
     path: PathLike,
     wave,
     sample_rate: int,
-    subtype: str | None = "PCM_16",
+    subtype: str | None = None,
 ) -> Path:
-    """Write ``wave`` (``(L,)`` or ``(C, L)``, tensor or array) to ``path``.
+    """Write ``wave`` (``(L,)`` or ``(C, L)``, tensor or array) to ``path``, atomically.
 
-    The format follows the file's extension (``.wav``, ``.flac``, ``.ogg``). With an integer
-    ``subtype`` (the default, 16-bit PCM) samples beyond ±1 would wrap around, so they are
-    clipped with a warning; pass ``subtype="FLOAT"`` to keep them. Parent folders are created.
-    Returns the path. Taught in chapter 6 (Data).
+    The format follows the file's extension (``.wav``, ``.flac``, ``.ogg``, ... whatever
+    ``soundfile`` writes here); an unknown extension is a ``ValueError`` before anything is
+    written. ``subtype``: the sample format, by default 16-bit PCM where the format has it
+    (WAV, FLAC, AIFF) and the format's own default elsewhere (Vorbis for OGG). With an integer
+    subtype, samples beyond ±1 would wrap around, so they are clipped with a warning; pass
+    ``subtype="FLOAT"`` (WAV) to keep them. The file goes to a temporary file in the same
+    folder and replaces ``path`` only when complete (:func:`lassnet.files.atomic_write`), so a
+    failure never leaves a truncated file, and writing over the input file is safe. Parent
+    folders are created. Returns the path. Taught in chapter 6 (Data).
     """
-    if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
+    if not isinstance(sample_rate, (int, np.integer)) or isinstance(sample_rate, bool) \
+            or sample_rate <= 0:
         raise ValueError(f"sample_rate must be a positive integer, got {sample_rate!r}")
+    path = Path(path)
+    fmt = audio_format(path)
+    if subtype is None:
+        subtype = "PCM_16" if sf.check_format(fmt, "PCM_16") else sf.default_subtype(fmt)
+    elif not sf.check_format(fmt, subtype):
+        raise ValueError(
+            f"cannot write {path}: {fmt} files do not take subtype {subtype!r}; "
+            f"choose one of {', '.join(sf.available_subtypes(fmt))}"
+        )
     try:
         wave = as_waveform(wave, "wave", layouts=("L", "CL")).cpu()
     except ValueError as err:
@@ -153,7 +170,7 @@ def save_audio(
     if wave.dim() == 1:
         wave = wave[None]  # (1, L)
     data = wave.numpy().T  # (L, C)
-    if subtype is not None and subtype.startswith("PCM"):
+    if subtype.startswith("PCM"):
         peak = float(np.abs(data).max())
         if peak > 1.0:
             warnings.warn(
@@ -162,10 +179,25 @@ def save_audio(
                 stacklevel=2,
             )
             data = np.clip(data, -1.0, 1.0)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), data, int(sample_rate), subtype=subtype)
+    with atomic_write(path) as fh:
+        sf.write(fh, data, int(sample_rate), subtype=subtype, format=fmt)
     return path
+
+
+def audio_format(path: PathLike) -> str:
+    """The ``soundfile`` format name (``"WAV"``, ``"FLAC"``, ...) a file extension stands for;
+    ``ValueError`` naming the formats this machine writes for anything else."""
+    path = Path(path)
+    fmt = path.suffix[1:].upper()
+    formats = sf.available_formats()
+    if fmt not in formats:
+        shown = ", ".join("." + f.lower() for f in ("WAV", "FLAC", "OGG", "MP3", "AIFF")
+                          if f in formats)
+        raise ValueError(
+            f"cannot write {path}: {'no' if not fmt else 'unknown'} audio file extension "
+            f"{path.suffix!r}; use one of {shown}"
+        )
+    return fmt
 
 
 def to_mono(wave: torch.Tensor) -> torch.Tensor:

@@ -67,6 +67,7 @@ def _train(args) -> None:
 
 def _evaluate(args) -> None:
     from .evaluate import evaluate_model
+    from .files import write_text
     from .model import LASSModel
     from .paths import shipped_model
 
@@ -77,8 +78,7 @@ def _evaluate(args) -> None:
                             dataset=args.dataset, **options)
     print(report.to_text())
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(report.to_dict(), indent=2))
+        write_text(args.out, json.dumps(report.to_dict(), indent=2))
         print(f"wrote {args.out}")
 
 

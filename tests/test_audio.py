@@ -164,3 +164,29 @@ def test_pad_or_crop_and_random_crop():
     assert random_crop(x, 15, np.random.default_rng(0)).shape == (1, 15)
     with pytest.raises(ValueError, match="Generator"):
         random_crop(x, 4, rng=0)
+
+
+def test_save_audio_is_atomic_and_checks_the_format_first(tmp_path, monkeypatch):
+    wave = 0.5 * torch.sin(torch.arange(16000) / 10.0)[None]
+    path = save_audio(tmp_path / "clip.wav", wave, 16000)
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match=r"unknown audio file extension '\.xyz'.*\.wav"):
+        save_audio(tmp_path / "clip.xyz", wave, 16000)
+    with pytest.raises(ValueError, match="no audio file extension"):
+        save_audio(tmp_path / "clip", wave, 16000)
+    with pytest.raises(ValueError, match="do not take subtype 'VORBIS'"):
+        save_audio(tmp_path / "clip.wav", wave, 16000, subtype="VORBIS")
+    import soundfile
+
+    def full_disk(*args, **kwargs):  # the write fails half-way, as on a full disk
+        args[0].write(b"RIFF half a file")
+        raise soundfile.LibsndfileError(0, "System error.")
+
+    monkeypatch.setattr(soundfile, "write", full_disk)
+    with pytest.raises(soundfile.LibsndfileError):
+        save_audio(path, wave * 0.1, 16000)  # over the existing file, as -o = input does
+    monkeypatch.undo()
+    assert path.read_bytes() == before  # untouched, and no temporary file left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.wav"]
+    ogg = save_audio(tmp_path / "clip.ogg", wave, 16000)  # Vorbis: the format's own subtype
+    assert soundfile.info(ogg).subtype == "VORBIS"

@@ -26,6 +26,8 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
+from ..files import atomic_write
+
 __all__ = ["cache_dir", "download", "extract", "sha256sum", "DownloadError"]
 
 _CHUNK = 1 << 20
@@ -107,42 +109,43 @@ def download(
         if sha256 is None or sha256sum(dest) == sha256:
             return dest
 
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    tmp = Path(tmp_name)
     try:
-        digest = hashlib.sha256()
-        received = 0
-        try:
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-                total = resp.headers.get("Content-Length") if hasattr(resp, "headers") else None
-                total = int(total) if total and total.isdigit() else None
-                bar = _progress_bar(total, dest.name, progress)
-                try:
-                    while True:
-                        chunk = resp.read(_CHUNK)
-                        if not chunk:
-                            break
-                        out.write(chunk)
-                        digest.update(chunk)
-                        received += len(chunk)
-                        bar.update(len(chunk))
-                finally:
-                    bar.close()
-        except Exception as err:  # URLError, http.client.IncompleteRead, timeouts, resets
-            raise DownloadError(f"download of {url} failed: {err!r}") from err
-        if total is not None and received != total:
-            raise DownloadError(f"download of {url} stopped early: got {received} of {total} bytes")
-        actual = digest.hexdigest()
-        if sha256 is not None and actual != sha256:
-            raise ValueError(
-                f"checksum mismatch for {url}: expected SHA-256 {sha256}, got {actual} "
-                f"({received} bytes). The file was not kept. If the source changed on "
-                "purpose, pass the new checksum (or sha256=None to skip verification)."
-            )
-        os.replace(tmp, dest)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        with atomic_write(dest) as out:  # the file appears only complete and verified
+            digest = hashlib.sha256()
+            received = 0
+            try:
+                with urllib.request.urlopen(url, timeout=timeout) as resp:
+                    total = resp.headers.get("Content-Length") if hasattr(resp, "headers") else None
+                    total = int(total) if total and total.isdigit() else None
+                    bar = _progress_bar(total, dest.name, progress)
+                    try:
+                        while True:
+                            chunk = resp.read(_CHUNK)
+                            if not chunk:
+                                break
+                            out.write(chunk)
+                            digest.update(chunk)
+                            received += len(chunk)
+                            bar.update(len(chunk))
+                    finally:
+                        bar.close()
+            except Exception as err:  # URLError, http.client.IncompleteRead, timeouts, resets
+                raise DownloadError(f"download of {url} failed: {err!r}") from err
+            if total is not None and received != total:
+                raise DownloadError(
+                    f"download of {url} stopped early: got {received} of {total} bytes"
+                )
+            actual = digest.hexdigest()
+            if sha256 is not None and actual != sha256:
+                raise ValueError(
+                    f"checksum mismatch for {url}: expected SHA-256 {sha256}, got {actual} "
+                    f"({received} bytes). The file was not kept. If the source changed on "
+                    "purpose, pass the new checksum (or sha256=None to skip verification)."
+                )
+    except DownloadError:
+        raise
+    except OSError as err:  # a full disk or an unwritable folder: one line, nothing left
+        raise DownloadError(f"cannot write {dest}: {err.strerror or err}") from err
     return dest
 
 

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from scipy import signal
 
+from ..files import atomic_write
 from ..ontology import CAPTIONS, CLASSES, DESCRIPTIONS
 from .base import LabelledClips
 
@@ -884,7 +885,7 @@ def write_examples(
                 }
             )
     path = folder / "metadata.csv"
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    with atomic_write(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=["filename", "label", "caption", "split", "seed"])
         writer.writeheader()
         writer.writerows(rows)
