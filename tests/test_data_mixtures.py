@@ -1,3 +1,5 @@
+import random
+
 import numpy as np
 import pytest
 import torch
@@ -7,9 +9,11 @@ from lassnet.audio import energy
 from lassnet.data import (
     CAPTIONS,
     CLASSES,
+    AudioSepMixer,
     ClipSource,
     LabelledClips,
     MixtureDataset,
+    SegmentDataset,
     SyntheticClips,
     clip_seed,
     clip_source,
@@ -276,3 +280,81 @@ def test_bad_arguments():
         MixtureDataset(source=[1, 2, 3], sample_rate=SR)
     with pytest.raises(ValueError, match="two classes"):
         _mixtures(source=ToySource(["a", "a"]))
+
+
+# ----------------------------------------------------------------------------- AudioSep's recipe
+def _audiosep_mix_written_out(seg: np.ndarray, seed: int, max_mix_num: int = 2):
+    """AudioSep's SegmentMixer as its code reads, in float64 numpy, drawing the same integers
+    from Python's random in the same order: mix_num, then one gain per interferer, then the
+    background's gain."""
+    r = random.Random(seed)
+    batch = seg.shape[0]
+    mixtures, targets = [], []
+
+    def ratio(x, ref):  # energy matching, clamped to [0.02, 50]
+        return np.clip(np.sqrt(np.mean(x**2) / max(np.mean(ref**2), 1e-10)), 0.02, 50.0)
+
+    for n in range(batch):
+        s = seg[n].copy()
+        noise = np.zeros_like(s)
+        mix_num = r.randint(2, max_mix_num)
+        for i in range(1, mix_num):
+            x = seg[(n + i) % batch]
+            noise += x / ratio(x, s) * 10 ** (r.randint(-10, 10) / 20)
+        noise = noise / ratio(noise, s) * 10 ** (r.randint(-10, 10) / 20)
+        mix = s + noise
+        peak = np.abs(mix).max()
+        if peak > 1:
+            s, mix = s * 0.9 / peak, mix * 0.9 / peak
+        mixtures.append(mix)
+        targets.append(s)
+    return np.stack(mixtures), np.stack(targets)
+
+
+@pytest.mark.parametrize("max_mix_num", [2, 3])
+def test_audiosep_mixer_is_the_written_out_maths(max_mix_num):
+    rng = np.random.default_rng(0)
+    seg = rng.standard_normal((5, 1, 800)) * np.array([0.3, 0.05, 2.0, 1e-7, 0.4])[:, None, None]
+    mixer = AudioSepMixer(max_mix_num=max_mix_num)
+    for seed in (0, 1, 1234):
+        mix, tgt = mixer(torch.tensor(seg, dtype=torch.float64), random.Random(seed))
+        want_mix, want_tgt = _audiosep_mix_written_out(seg, seed, max_mix_num)
+        np.testing.assert_allclose(mix.numpy(), want_mix, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(tgt.numpy(), want_tgt, rtol=1e-12, atol=1e-15)
+
+
+def test_audiosep_mixer_uses_the_next_clip_of_the_batch_whatever_its_class():
+    rng = np.random.default_rng(1)
+    seg = torch.tensor(0.1 * rng.standard_normal((4, 1, 600)), dtype=torch.float64)
+    mix, tgt = AudioSepMixer()(seg, random.Random(5))
+    for n in range(4):
+        noise = (mix[n] - tgt[n]).flatten()
+        nxt = seg[(n + 1) % 4].flatten()
+        cos = float(noise @ nxt / (noise.norm() * nxt.norm()))
+        assert cos == pytest.approx(1.0, abs=1e-9)  # one interferer: the next segment, scaled
+        level_db = 20 * np.log10(float(noise.norm() / tgt[n].flatten().norm()))
+        assert abs(level_db - round(level_db)) < 1e-6  # an integer number of dB (no clamp here)
+        assert -10 <= round(level_db) <= 10
+    # the clamp: a near-silent target cannot pull its interferer down by more than 50x
+    seg[0] *= 1e-6
+    mix, tgt = AudioSepMixer()(seg, random.Random(5))
+    ratio = float((seg[1].pow(2).mean() / seg[0].pow(2).mean().clamp_min(1e-10)).sqrt())
+    assert ratio > 50
+    noise = mix[0] - tgt[0]
+    # both matchings clamp at 50: noise = next / 50 · 10^(g1/20) / 50 · 10^(g2/20)
+    gain_db = 20 * np.log10(float(noise.norm() / seg[1].norm()) * 50 * 50)
+    assert abs(gain_db - round(gain_db)) < 1e-6 and -20 <= round(gain_db) <= 20
+
+
+def test_audiosep_batches_are_pure_functions_of_their_index():
+    ds = SegmentDataset(count=8, sample_rate=SR, duration=0.25, seed=3)
+    mixer = AudioSepMixer()
+    items = [ds[i] for i in range(4)]
+    a = mixer.collate(items, batch_index=2)
+    b = mixer.collate([ds[i] for i in range(4)], batch_index=2)
+    torch.testing.assert_close(a["mixture"], b["mixture"], rtol=0, atol=0)
+    c = mixer.collate(items, batch_index=3)
+    assert not torch.equal(a["mixture"], c["mixture"])  # another batch, other gains
+    assert a["mixture"].shape == (4, 1, int(0.25 * SR)) and len(a["caption"]) == 4
+    with pytest.raises(ValueError, match="max_mix_num must be at least 2"):
+        AudioSepMixer(max_mix_num=1)

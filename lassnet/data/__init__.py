@@ -4,8 +4,10 @@
 :mod:`.synthetic`       the synthetic sound-event corpus: :data:`CLASSES`, :data:`CAPTIONS`,
                         :func:`synthesize`, :class:`SyntheticClips`, :func:`class_table`,
                         :func:`write_examples`
-:mod:`.mixtures`        :class:`MixtureDataset` (AudioSep's mixing), :func:`evaluation_mixtures`,
-                        :func:`describe_mixture`, :func:`reference_for`, :func:`collate`
+:mod:`.mixtures`        :class:`MixtureDataset` (lassnet's mixing), :class:`SegmentDataset` and
+                        :class:`AudioSepMixer` (AudioSep's released mixing),
+                        :func:`evaluation_mixtures`, :func:`describe_mixture`,
+                        :func:`reference_for`, :func:`collate`
 :mod:`.datasets`        real recordings: :class:`ESC50`, :class:`FolderDataset`;
                         :func:`clip_source` picks a source by name
 :mod:`.download`        :func:`download` (cached, checksummed, atomic), :func:`extract`
@@ -26,7 +28,10 @@ from .datasets import (
 )
 from .download import DownloadError, cache_dir, download, extract, sha256sum
 from .mixtures import (
+    AudioSepMixer,
     MixtureDataset,
+    SegmentDataset,
+    audiosep_energy_ratio,
     collate,
     describe_mixture,
     evaluation_mixtures,
@@ -55,6 +60,9 @@ __all__ = [
     "DEFAULT_DURATION",
     "DESCRIPTIONS",
     "ESC50",
+    "AudioSepMixer",
+    "SegmentDataset",
+    "audiosep_energy_ratio",
     "ESC50_SHA256",
     "ESC50_SPLIT_FOLDS",
     "ESC50_URL",

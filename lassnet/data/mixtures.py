@@ -1,8 +1,11 @@
-"""Training and evaluation mixtures, built as AudioSep builds them (taught in chapter 6, "Data").
+"""Training and evaluation mixtures (taught in chapter 6, "Data").
 
-A mixture is a *target* clip plus one to ``k`` *interferers*, clips of other classes:
+Two recipes, both pure functions of their seeds:
 
-1. every clip is cut to the segment length (a random crop; 5 s in the paper);
+**lassnet's** (:class:`MixtureDataset`, the default of the CPU configs) — a *target* clip plus
+one to ``k`` *interferers*, clips of *other* classes:
+
+1. every clip is cut to the segment length (a random crop; 5 s in AudioSep);
 2. each interferer is energy-matched to the target, then scaled by a random gain
    ``g ~ U[gain_db]`` dB (so the target-to-interferer ratio is ``-g`` dB);
 3. as in AudioSep's code, the sum of the interferers (the *noise*) is energy-matched to the
@@ -12,10 +15,25 @@ A mixture is a *target* clip plus one to ``k`` *interferers*, clips of other cla
    interferers are all scaled by ``0.9 / max|mixture|`` (AudioSep's declipping), so the
    mixture still equals the sum of its parts.
 
-The query is a caption of the target's class (and, with ``query_audio=True``, also another clip
-of that class for audio queries). Every item depends only on ``(seed, epoch, index)``: the
-random choices come from ``np.random.default_rng([seed, epoch, index])``, so results are the
-same with any number of ``DataLoader`` workers, in any order, and after resuming.
+Every item depends only on ``(seed, epoch, index)``: the random choices come from
+``np.random.default_rng([seed, epoch, index])``, so results are the same with any number of
+``DataLoader`` workers, in any order, and after resuming.
+
+**AudioSep's released recipe** (:class:`AudioSepMixer` over a :class:`SegmentDataset`; the
+``audiosep`` training config), as its ``data/waveform_mixers.py`` ``SegmentMixer`` with
+``config/audiosep_base.yaml`` (``max_mix_num: 2``, ``lower_db: -10``, ``higher_db: 10``) does
+it, at the level of a *batch* of captioned segments:
+
+1. target ``n`` is mixed with the next ``mix_num − 1`` segments of the same batch,
+   ``(n + i) mod B`` (one interferer with ``max_mix_num: 2``), whatever their classes;
+2. each interferer is divided by ``clamp(sqrt(E(interferer) / max(E(target), 1e-10)), 0.02,
+   50)`` (energy matching, clamped) and multiplied by ``10^(g/20)`` with an *integer* ``g``
+   drawn from ``randint(-10, 10)``;
+3. their sum is matched and gained again the same way;
+4. declipping to ``0.9`` of full scale when ``max|mixture| > 1``.
+
+The integers come from Python's ``random`` seeded with the batch's index, as AudioSep's
+``training_step`` seeds it (``random.seed(batch_idx)``).
 
 :func:`evaluation_mixtures` draws a fixed evaluation set (chapter 8; with
 ``return_sources=True`` also the introduction's demo set); :func:`describe_mixture` and
@@ -24,6 +42,7 @@ same with any number of ``DataLoader`` workers, in any order, and after resuming
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 
 import numpy as np
@@ -36,6 +55,9 @@ from .synthetic import CLASSES, SyntheticClips
 
 __all__ = [
     "MixtureDataset",
+    "SegmentDataset",
+    "AudioSepMixer",
+    "audiosep_energy_ratio",
     "evaluation_mixtures",
     "describe_mixture",
     "reference_for",
@@ -53,7 +75,8 @@ def _pick(rng: np.random.Generator, options: Sequence[int]) -> int:
 
 
 class MixtureDataset(Dataset):
-    """Mixtures of a target clip and 1..k clips of other classes (a ``torch`` Dataset).
+    """Mixtures of a target clip and 1..k clips of other classes (a ``torch`` Dataset):
+    lassnet's recipe, a variant of AudioSep's (see the module docstring for both).
 
     Item ``i`` is a dict:
 
@@ -353,6 +376,124 @@ def evaluation_mixtures(
         return_sources=return_sources,
     )
     return [dataset[i] for i in range(len(targets))]
+
+
+# --------------------------------------------------------------------------- AudioSep's recipe
+class SegmentDataset(Dataset):
+    """Captioned segments, one clip each (what AudioSep's data loader gives its mixer).
+
+    Item ``i``: ``{"segment": (1, L) float32, "caption", "label", "index"}``, a random crop of
+    ``duration`` seconds of a random clip of ``source`` (default: the synthetic corpus of
+    ``split``), a pure function of ``(seed, epoch, index)``. Mix batches of them with
+    :class:`AudioSepMixer`. Taught in chapter 6 (Data).
+    """
+
+    def __init__(
+        self,
+        source: ClipSource | None = None,
+        count: int = 10_000,
+        sample_rate: int = 32000,
+        duration: float = 5.0,
+        seed: int = 0,
+        split: str = "train",
+    ):
+        self._mixtures = MixtureDataset(
+            source=source, count=count, sample_rate=sample_rate, duration=duration, seed=seed,
+            split=split,
+        )  # its clip drawing, cropping and validation, without its mixing
+
+    def __len__(self) -> int:
+        return len(self._mixtures)
+
+    @property
+    def sample_rate(self) -> int:
+        return self._mixtures.sample_rate
+
+    @property
+    def duration(self) -> float:
+        return self._mixtures.duration
+
+    def set_epoch(self, epoch: int) -> None:
+        self._mixtures.set_epoch(epoch)
+
+    def __getitem__(self, index: int) -> dict:
+        ds = self._mixtures
+        index = int(index)
+        if not 0 <= index < len(ds):
+            raise IndexError(f"index {index} out of range for {len(ds)} segments")
+        rng = ds.rng(index)
+        label = ds.classes[int(rng.integers(len(ds.classes)))]
+        segment, item = ds._clip(ds._draw_index(label, rng, avoid=set()), rng)
+        return {"segment": segment, "caption": item["caption"], "label": item["label"],
+                "index": index}
+
+
+def audiosep_energy_ratio(audio: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """AudioSep's ``get_energy_ratio``: ``clamp(sqrt(E(audio) / max(E(reference), 1e-10)),
+    0.02, 50)`` with ``E`` the mean square over the whole tensor; dividing ``audio`` by it
+    matches its energy to the reference's, within a factor of 50 either way."""
+    ratio = (audio.pow(2).mean() / reference.pow(2).mean().clamp_min(1e-10)).sqrt()
+    return ratio.clamp(0.02, 50.0)
+
+
+class AudioSepMixer:
+    """AudioSep's ``SegmentMixer``: mixes a batch of segments with each other.
+
+    Args:
+        max_mix_num: sources per mixture at most (target included); ``mix_num`` is drawn from
+            ``randint(2, max_mix_num)`` (so 2, one interferer, with AudioSep's config).
+        lower_db, higher_db: the integer gain range in dB (AudioSep: -10 and 10).
+
+    ``mixer(segments (B, 1, L), rng) → (mixtures (B, 1, L), targets (B, 1, L))``, ``rng`` a
+    :class:`random.Random` (AudioSep seeds Python's generator with the batch index). Every
+    draw happens in AudioSep's order, so the same seed gives AudioSep's integers. Taught in
+    chapter 6 (Data).
+    """
+
+    def __init__(self, max_mix_num: int = 2, lower_db: int = -10, higher_db: int = 10):
+        if int(max_mix_num) < 2:
+            raise ValueError(f"max_mix_num must be at least 2 (a target and one more), "
+                             f"got {max_mix_num}")
+        if int(lower_db) > int(higher_db):
+            raise ValueError(f"need lower_db <= higher_db, got {lower_db} and {higher_db}")
+        self.max_mix_num, self.lower_db, self.higher_db = int(max_mix_num), int(lower_db), \
+            int(higher_db)
+
+    def _loudnorm(self, audio: torch.Tensor, reference: torch.Tensor,
+                  rng: random.Random) -> torch.Tensor:
+        gain_db = rng.randint(self.lower_db, self.higher_db)  # an integer, as AudioSep
+        return audio / audiosep_energy_ratio(audio, reference) * 10.0 ** (gain_db / 20.0)
+
+    def __call__(self, segments: torch.Tensor, rng: random.Random):
+        if segments.dim() != 3 or segments.shape[1] != 1:
+            raise ValueError(f"segments must be (batch, 1, samples), got {tuple(segments.shape)}")
+        batch = segments.shape[0]
+        mixtures, targets = [], []
+        for n in range(batch):
+            target = segments[n].clone()  # (1, L)
+            noise = torch.zeros_like(target)
+            mix_num = rng.randint(2, self.max_mix_num)
+            for i in range(1, mix_num):
+                noise += self._loudnorm(segments[(n + i) % batch], target, rng)
+            noise = self._loudnorm(noise, target, rng)  # the background, matched and gained
+            mixture = target + noise
+            peak = mixture.abs().max()
+            if peak > 1:  # declipping
+                target = target * (0.9 / peak)
+                mixture = mixture * (0.9 / peak)
+            mixtures.append(mixture)
+            targets.append(target)
+        return torch.stack(mixtures), torch.stack(targets)
+
+    def collate(self, items: Sequence[dict], batch_index: int) -> dict:
+        """Stack :class:`SegmentDataset` items and mix them, seeded by ``batch_index``:
+        ``{"mixture", "target"}`` ``(B, 1, L)``, ``caption`` and ``label`` lists."""
+        segments = torch.stack([it["segment"] for it in items])  # (B, 1, L)
+        mixture, target = self(segments, random.Random(int(batch_index)))
+        return {"mixture": mixture, "target": target,
+                "caption": [it["caption"] for it in items],
+                "label": [it["label"] for it in items],
+                "index": torch.tensor([int(it["index"]) for it in items])}
 
 
 def _pretty(label: str) -> str:
