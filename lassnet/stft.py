@@ -16,7 +16,7 @@ from torch import nn
 
 from .checks import check_waveform
 
-__all__ = ["STFT", "magphase", "MAG_EPS"]
+__all__ = ["STFT", "magphase", "overlap_add_of_squares", "MAG_EPS"]
 
 #: Floor on the *squared* magnitude when splitting a spectrogram into magnitude and phase, so
 #: that silent bins get a defined phase (cos = sin = 0 there) instead of 0/0.
@@ -37,6 +37,18 @@ def magphase(real: torch.Tensor, imag: torch.Tensor, eps: float = MAG_EPS):
     """
     mag = torch.clamp(real * real + imag * imag, min=eps).sqrt()
     return mag, real / mag, imag / mag
+
+
+def overlap_add_of_squares(window: torch.Tensor, hop_length: int) -> torch.Tensor:
+    """``Σ_t w²(n − t·H)`` for ``n = 0 … H − 1``: how much squared window covers each sample
+    position inside one hop, far from the signal's ends (the sum repeats every ``H``).
+
+    The inverse STFT divides by this sum (plus the partial sums at the ends); it reconstructs
+    exactly wherever the sum is not zero (the "NOLA" condition). Taught in chapter 1.
+    """
+    w2 = window.detach().to(torch.float64) ** 2
+    pad = -w2.numel() % hop_length
+    return torch.nn.functional.pad(w2, (0, pad)).reshape(-1, hop_length).sum(dim=0)
 
 
 class STFT(nn.Module):
@@ -87,6 +99,22 @@ class STFT(nn.Module):
                 raise ValueError(
                     f"window must have shape ({self.win_length},), got {tuple(win.shape)}"
                 )
+        if center and self.hop_length > self.win_length // 2:
+            raise ValueError(
+                f"hop_length={self.hop_length} is more than half the window "
+                f"({self.win_length} samples): the last samples of some lengths would lie under "
+                "no window, and the inverse STFT could not return them; use hop_length <= "
+                f"{self.win_length // 2}"
+            )
+        cover = overlap_add_of_squares(win, self.hop_length)
+        if float(cover.min()) <= 1e-10 * max(float(cover.max()), 1e-30):
+            raise ValueError(
+                f"hop_length={self.hop_length} with this {self.win_length}-sample window leaves "
+                f"samples that no window covers (the sum of squared windows is "
+                f"{float(cover.min()):.1g} at sample {int(cover.argmin())} of each hop), so the "
+                "inverse STFT cannot be exact; use a smaller hop (a Hann window needs "
+                "hop < win_length; n_fft // 2 or less is the usual choice)"
+            )
         self.window_name = window if isinstance(window, str) else "custom"
         self.center = bool(center)
         self.pad_mode = pad_mode

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from lassnet.stft import STFT, magphase
+from lassnet.stft import STFT, magphase, overlap_add_of_squares
 
 
 @pytest.mark.parametrize("n_fft,hop", [(2048, 320), (512, 256), (512, 128), (1024, 256)])
@@ -69,3 +69,28 @@ def test_bad_input_errors():
         STFT(512, window="triangle")
     with pytest.raises(ValueError, match="hop_length"):
         STFT(512, hop_length=1024)
+
+
+def test_reconstruction_needs_only_nonzero_window_overlap():
+    """NOLA, not COLA: the inverse divides by the overlap-added squared windows, so any hop
+    that leaves no sample uncovered reconstructs exactly, e.g. hop = n_fft / 2 (the `tiny`
+    preset), where that sum is not constant."""
+    hann = torch.hann_window(512, periodic=True)
+    quarter = overlap_add_of_squares(hann, 128)
+    half = overlap_add_of_squares(hann, 256)
+    torch.testing.assert_close(quarter, torch.full((128,), 1.5, dtype=torch.float64))
+    assert float(half.min()) == pytest.approx(0.5) and float(half.max()) == pytest.approx(1.0)
+    torch.manual_seed(0)
+    for hop in (128, 200, 256):
+        stft = STFT(512, hop)
+        for length in (4000, 4001, 16000):
+            x = torch.randn(1, 1, length)
+            y = stft.inverse(stft(x), length)
+            assert float((y - x).norm() / x.norm()) < 1e-5, (hop, length)
+    with pytest.raises(ValueError, match="more than half the window"):
+        STFT(512, 300)  # the end of some lengths would lie under no window
+    with pytest.raises(ValueError, match="no window covers"):  # a window with a gap in it
+        STFT(256, 128, window=torch.cat([torch.ones(64), torch.zeros(64)] * 2))
+    box = STFT(256, 128, window=torch.ones(256))  # a window without zeros
+    x = torch.randn(1, 1, 2561)
+    torch.testing.assert_close(box.inverse(box(x), 2561), x, rtol=1e-5, atol=1e-6)
