@@ -10,7 +10,10 @@ Two mappings, chosen by ``kind``:
 * ``"linear"`` — one linear layer ``D → C`` per conditioned layer, as in AudioSep's code.
   All of them are stored as one ``Linear(D, ΣC)`` (one matrix product, then split), which has
   exactly the same parameters as separate layers.
-* ``"mlp"`` — ``Linear(D, H) → ReLU → Linear(H, ΣC)``, the 2-layer MLP of LASS-Net.
+* ``"mlp"`` — ``Linear(D, H) → ReLU → Linear(H, ΣC)``: one shared trunk, a variant of lassnet's
+  own that needs fewer weights for narrow networks. (LASS-Net instead gives every conditioned
+  convolution its own ``Linear(D, 2C) → ReLU → Linear(2C, C) → ReLU`` and adds its output after
+  the convolution and the shortcut; chapter 3 compares them.)
 """
 
 from __future__ import annotations

@@ -50,7 +50,8 @@ class SeparatorConfig:
         blocks_per_level: residual blocks in each encoder/decoder/centre block.
         condition_dim: width ``D`` of the query embedding (default: 384, the width of the
             default query encoder, MiniLM; AudioSep's CLAP gives 512).
-        film: ``"linear"`` (AudioSep) or ``"mlp"`` (LASS-Net); ``film_hidden`` for the MLP.
+        film: ``"linear"`` (AudioSep) or ``"mlp"`` (a shared two-layer trunk, lassnet's own);
+            ``film_hidden`` for the MLP.
         film_gamma: FiLM also scales (``γ``) as well as shifts (``β``).
         momentum, negative_slope: batch-norm momentum and LeakyReLU slope.
         input_rms: if set, every mixture is scaled to this RMS before the network and the

@@ -1,4 +1,4 @@
-"""Training the audio tower against frozen MiniLM, and scoring it by zero-shot retrieval.
+"""Training the audio tower against frozen MiniLM, and scoring it by held-out retrieval.
 
 Taught in chapter 4 (QueryNet). CLAP learns a text tower and an audio tower together; here
 the text tower is the frozen MiniLM (the default query encoder) and only the small audio CNN
@@ -54,7 +54,7 @@ from .query.minilm import MiniLMEncoder
 __all__ = [
     "contrastive_loss",
     "alignment_loss",
-    "zero_shot_accuracy",
+    "retrieval_accuracy",
     "TrainSettings",
     "train_audio_encoder",
     "main",
@@ -97,15 +97,19 @@ def alignment_loss(audio: torch.Tensor, prototypes: torch.Tensor) -> torch.Tenso
 
 
 # ---------------------------------------------------------------------------- evaluation
-def zero_shot_accuracy(
+def retrieval_accuracy(
     encoder: QueryEncoder,
     split: str = "test",
     per_class: int = 20,
     duration: float = 2.0,
     seed: int = 0,
 ) -> dict:
-    """Zero-shot retrieval on the synthetic corpus: which class does each clip's embedding
+    """Held-out retrieval on the synthetic corpus: which class does each clip's embedding
     point to?
+
+    Not zero-shot: the tower was trained on these very classes (other clips of them), with a
+    loss that pulls every clip onto its class's caption prototype, so this is nearest-class-
+    mean classification of clips it has not heard.
 
     Taught in chapter 4 (QueryNet). Embeds ``per_class`` clips of every class of ``split``
     with ``embed_audio`` and every caption with ``embed_text``; a clip is right when its
@@ -214,8 +218,8 @@ def train_audio_encoder(
     training-split clips (one random length in ``[min_seconds, max_seconds]``), pairs each
     with a random caption of its class, and minimises :func:`contrastive_loss` with AdamW
     (warm-up, then cosine decay). A tqdm bar shows loss, temperature and the validation
-    split's zero-shot accuracy. At the end the test split's zero-shot retrieval accuracy is
-    measured (:func:`zero_shot_accuracy`) and written, with the configuration, the command
+    split's retrieval accuracy. At the end the test split's held-out retrieval accuracy is
+    measured (:func:`retrieval_accuracy`) and written, with the configuration, the command
     and the seed, into the weights file.
 
     Args:
@@ -229,7 +233,7 @@ def train_audio_encoder(
         **options: other :class:`TrainSettings` fields (``lr``, ``threads``, ``device``, ...).
 
     Returns:
-        a report: ``test`` (from :func:`zero_shot_accuracy`), ``train_seconds``, ``path``,
+        a report: ``test`` (from :func:`retrieval_accuracy`), ``train_seconds``, ``path``,
         ``history`` (step, loss, temperature, validation accuracy).
     """
     unknown = sorted(set(options) - {f.name for f in fields(TrainSettings)})
@@ -307,7 +311,7 @@ def train_audio_encoder(
                 logit_scale.clamp_(0, math.log(100))
             if (step + 1) % s.eval_every == 0 or step + 1 == s.steps:
                 tower.eval()
-                val_acc = zero_shot_accuracy(val_encoder, "validation", s.eval_per_class,
+                val_acc = retrieval_accuracy(val_encoder, "validation", s.eval_per_class,
                                              s.test_seconds, s.seed)["top1"]
             history.append({"step": step + 1, "loss": loss.item(),
                             "temperature": math.exp(-logit_scale.item()), "val_top1": val_acc})
@@ -316,7 +320,7 @@ def train_audio_encoder(
                             val=f"{val_acc:.2f}")
         train_seconds = time.perf_counter() - start
         tower.eval()
-        test = zero_shot_accuracy(val_encoder, "test", s.test_per_class, s.test_seconds, s.seed)
+        test = retrieval_accuracy(val_encoder, "test", s.test_per_class, s.test_seconds, s.seed)
         settings_dict = asdict(s)
         settings_dict["config"]["channels"] = list(s.config.channels)
         metadata = {
@@ -401,7 +405,7 @@ def main(argv: list[str] | None = None) -> dict:
         test_per_class=args.test_per_class,
     )
     test = report["test"]
-    print(f"wrote {report['path']}: test-split zero-shot top-1 {test['top1']:.1%} "
+    print(f"wrote {report['path']}: test-split held-out retrieval top-1 {test['top1']:.1%} "
           f"(nearest caption {test['top1_caption']:.1%}, {test['clips']} clips), "
           f"trained {report['train_seconds'] / 60:.1f} min")
     return report

@@ -1,4 +1,4 @@
-"""Training the audio tower (lassnet.train_query): losses, zero-shot retrieval, the loop, the
+"""Training the audio tower (lassnet.train_query): losses, held-out retrieval, the loop, the
 command line."""
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ def shipped():
     return query.build("minilm-audio", device="cpu")
 
 
-# ----------------------------------------------------------------------------- zero-shot
+# ----------------------------------------------------------------------------- retrieval
 def test_shipped_weights_retrieve_the_right_class(shipped):
     """Zero-shot: a test-split clip's embedding is nearest to its own class's captions."""
-    result = train_query.zero_shot_accuracy(shipped, "test", per_class=4, duration=2.0, seed=1)
+    result = train_query.retrieval_accuracy(shipped, "test", per_class=4, duration=2.0, seed=1)
     assert result["clips"] == 4 * len(data.CLASSES)
     assert result["classes"] == list(data.CLASSES)
     assert result["top1"] >= 0.8, result["confusion"]
