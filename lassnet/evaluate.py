@@ -1,12 +1,15 @@
 """The evaluation protocol (taught in chapter 8, "Evaluation").
 
-As the seed project: choose N target classes at random; for each, mix target clips with clips
-of 5 other classes (the corpus's fixed test split); separate with the target's caption; score
-SDR and SI-SDR and their improvements over the unprocessed mixture (SDRi, SI-SDRi). Beside the
-model, the same table is computed for
+The protocol of the student project this book grew from: choose N target classes at random;
+for each, mix target clips with clips of 5 other classes (the corpus's fixed test split);
+separate with the target's caption; score SDR and SI-SDR and their improvements over the
+unprocessed mixture (SDRi, SI-SDRi). Beside the model, the same table is computed for
 
 * the **mixture** itself (the floor: SDRi = SI-SDRi = 0 by definition),
-* the **oracle ideal ratio mask** on the model's own STFT (the ceiling of a masking model),
+* three **oracle masks** on the model's own STFT, computed from the true target: the ideal
+  ratio mask, the phase-sensitive mask, and the amplitude mask with the ideal phase rotation
+  (the best mask of AudioSep's form). They are references, not ceilings: none bounds what a
+  separator can score, and they differ from each other by several dB;
 * the **wrong query**: the caption of one of the interfering classes — a model that listens
   to its query must score clearly lower.
 
@@ -28,8 +31,15 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from .checks import as_waveform
-from .masks import ideal_ratio_mask
+from .masks import (
+    apply_masks,
+    ideal_amplitude_mask,
+    ideal_phase_rotation,
+    ideal_ratio_mask,
+    phase_sensitive_mask,
+)
 from .metrics import sdr, si_sdr
+from .stft import magphase
 
 if TYPE_CHECKING:
     from .model import LASSModel
@@ -38,18 +48,44 @@ __all__ = [
     "EvalReport",
     "evaluate_model",
     "oracle_irm",
+    "oracle_separation",
+    "ORACLES",
     "active_fraction",
 ]
 
-METHODS = ("model", "oracle_irm", "mixture", "wrong_query")
+METHODS = ("model", "oracle_irm", "oracle_psm", "oracle_iam_phase", "mixture", "wrong_query")
+#: The oracle references every report carries, by method name (chapter 5 derives them).
+ORACLES = ("oracle_irm", "oracle_psm", "oracle_iam_phase")
+
+
+def oracle_separation(
+    stft, mixture: torch.Tensor, target: torch.Tensor, kind: str = "irm"
+) -> torch.Tensor:
+    """Separate ``mixture (B, 1, L)`` with an oracle mask computed from the true ``target (B,
+    1, L)`` on the STFT ``stft`` → ``(B, 1, L)``, on the device of the inputs (and of
+    ``stft``'s window, which must match).
+
+    ``kind``: ``"irm"`` (ideal ratio mask), ``"psm"`` (phase-sensitive mask) or
+    ``"iam_phase"`` (the amplitude mask clipped to ``[0, 1]`` with the ideal phase rotation:
+    the best mask of AudioSep's own form). They are references, not ceilings: none is an
+    upper bound on what a separator can score.
+    """
+    X, S = stft(mixture), stft(target)
+    if kind == "irm":
+        return stft.inverse(X * ideal_ratio_mask(S, X), mixture.shape[-1])
+    if kind == "psm":
+        return stft.inverse(X * phase_sensitive_mask(S, X), mixture.shape[-1])
+    if kind == "iam_phase":
+        mag, cos, sin = magphase(X.real, X.imag)
+        cos_p, sin_p = ideal_phase_rotation(S, X)
+        out = apply_masks(mag, cos, sin, ideal_amplitude_mask(S, X), cos_p, sin_p)
+        return stft.inverse_magphase(*out, length=mixture.shape[-1])
+    raise ValueError(f"unknown oracle {kind!r}; choose irm, psm or iam_phase")
 
 
 def oracle_irm(stft, mixture: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Separate ``mixture (B, 1, L)`` with the ideal ratio mask computed from the true
-    ``target (B, 1, L)`` on the STFT ``stft`` → ``(B, 1, L)``, on the device of the inputs
-    (and of ``stft``'s window, which must match)."""
-    X, S = stft(mixture), stft(target)
-    return stft.inverse(X * ideal_ratio_mask(S, X), mixture.shape[-1])
+    """:func:`oracle_separation` with the ideal ratio mask."""
+    return oracle_separation(stft, mixture, target, "irm")
 
 
 @dataclass
@@ -184,7 +220,8 @@ def evaluate_model(
         tgt = torch.stack([it["target"] for it in items]).to(device)  # (b, 1, L)
         est = {  # model.embed gives (b, D) on the separator's device
             "model": sep(mix, model.embed([it["caption"] for it in items])),
-            "oracle_irm": oracle_irm(sep.stft, mix, tgt),
+            **{name: oracle_separation(sep.stft, mix, tgt, name[len("oracle_"):])
+               for name in ORACLES},
             "mixture": mix,
         }
         if wrong_query:

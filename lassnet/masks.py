@@ -6,7 +6,10 @@ the mixture's spectrogram ``X`` as AudioSep does:
 * magnitude mask ``M = sigmoid(a)`` in ``[0, 1]``;
 * phase mask ``P = (tanh b + j·tanh c) / |tanh b + j·tanh c|``, a unit complex number that
   rotates the mixture's phase by ``∠P``;
-* ``Ŷ = relu(|X|·M) · e^{j(∠X + ∠P)}``.
+* ``Ŷ = relu(|X|·M) · e^{j(∠X + ∠P)}``. (The ``relu`` changes nothing here: ``|X| ≥ 0`` and
+  ``M > 0``. It is kept from Kong et al.'s ResUNet, where a second, linear magnitude term let
+  the mask exceed 1; AudioSep's code leaves that term commented out, so its mask is bounded by
+  1 and cannot make a bin louder than the mixture's.)
 
 Rotating by ``∠P`` is written with the angle-sum identities, so no angle is ever computed::
 
@@ -14,8 +17,10 @@ Rotating by ``∠P`` is written with the angle-sum identities, so no angle is ev
     sin(∠X + ∠P) = sin∠X·cos∠P + cos∠X·sin∠P
 
 The oracle masks (:func:`ideal_binary_mask`, :func:`ideal_ratio_mask`,
-:func:`ideal_amplitude_mask`, :func:`phase_sensitive_mask`) need the true target; they are the
-ceiling a masking separator can reach. Shapes: any ``(..., T, F)``.
+:func:`ideal_amplitude_mask`, :func:`phase_sensitive_mask`, and the rotation
+:func:`ideal_phase_rotation`) need the true target. They are *references*, not upper bounds:
+each is optimal only by its own criterion, and a separator that also turns the phase can beat
+the real-valued ones (chapter 5 compares them). Shapes: any ``(..., T, F)``.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ __all__ = [
     "ideal_ratio_mask",
     "ideal_amplitude_mask",
     "phase_sensitive_mask",
+    "ideal_phase_rotation",
 ]
 
 
@@ -109,3 +115,20 @@ def phase_sensitive_mask(target: torch.Tensor, mixture: torch.Tensor) -> torch.T
     mag_s, cos_s, sin_s = magphase(target.real, target.imag)
     cos_diff = cos_s * cos_x + sin_s * sin_x
     return torch.clamp(target.abs() / mag_x * cos_diff, 0.0, 1.0)
+
+
+def ideal_phase_rotation(target: torch.Tensor, mixture: torch.Tensor):
+    """The rotation that turns the mixture's phase into the target's, ``∠P = ∠S − ∠X``, as
+    ``(cos∠P, sin∠P)`` (the phase of ``S·X̄``); ``(1, 0)`` where either is silent.
+
+    With :func:`ideal_amplitude_mask` as ``M`` it is the best mask of AudioSep's form (a
+    magnitude in ``[0, 1]`` times a rotation): :func:`apply_masks` then returns the target
+    exactly wherever ``|S| ≤ |X|``.
+    """
+    _check_pair(target, mixture)
+    product = target * mixture.conj()  # e^{j(∠S − ∠X)} · |S||X|
+    mag, cos, sin = magphase(product.real, product.imag)
+    silent = mag <= MAG_EPS**0.5
+    return torch.where(silent, torch.ones_like(cos), cos), torch.where(silent,
+                                                                        torch.zeros_like(sin),
+                                                                        sin)

@@ -4,11 +4,12 @@ from lassnet.masks import (
     apply_masks,
     ideal_amplitude_mask,
     ideal_binary_mask,
+    ideal_phase_rotation,
     ideal_ratio_mask,
     mask_maps,
     phase_sensitive_mask,
 )
-from lassnet.stft import STFT
+from lassnet.stft import STFT, magphase
 
 
 def test_mask_ranges_and_unit_phase():
@@ -69,3 +70,21 @@ def test_oracle_masks_separate():
     # When the target is the whole (noisy, so nowhere silent) mixture, the masks are all ones.
     torch.testing.assert_close(ideal_ratio_mask(X, X), torch.ones(X.shape))
     torch.testing.assert_close(ideal_amplitude_mask(X, X), torch.ones(X.shape))
+
+
+def test_ideal_phase_rotation_turns_the_mixture_into_the_target():
+    torch.manual_seed(0)
+    X = torch.randn(2, 1, 7, 9, dtype=torch.complex64)
+    theta = torch.rand(2, 1, 7, 9) * 6.0 - 3.0
+    S = 0.5 * X * torch.exp(1j * theta)                    # half the magnitude, turned by θ
+    cos_p, sin_p = ideal_phase_rotation(S, X)
+    torch.testing.assert_close(cos_p, torch.cos(theta), atol=1e-5, rtol=0)
+    torch.testing.assert_close(sin_p, torch.sin(theta), atol=1e-5, rtol=0)
+    mag, cos, sin = magphase(X.real, X.imag)
+    out_mag, out_cos, out_sin = apply_masks(mag, cos, sin, ideal_amplitude_mask(S, X),
+                                            cos_p, sin_p)
+    torch.testing.assert_close(out_mag * torch.complex(out_cos, out_sin), S, atol=1e-5,
+                               rtol=1e-4)
+    silent = ideal_phase_rotation(torch.zeros_like(X), X)  # no target: no rotation
+    assert torch.equal(silent[0], torch.ones(2, 1, 7, 9)) and torch.equal(silent[1],
+                                                                          torch.zeros(2, 1, 7, 9))
