@@ -41,6 +41,7 @@ from .checks import as_waveform, check_finite
 
 __all__ = [
     "SDR_EPS",
+    "bss_eval",
     "sdr",
     "si_sdr",
     "sdri",
@@ -326,3 +327,34 @@ def l1_wave_loss(estimate: torch.Tensor, reference: torch.Tensor):
         raise ValueError(f"estimate must have shape (..., samples), got {tuple(est.shape)}")
     out_dtype = torch.float64 if torch.float64 in (est.dtype, ref.dtype) else torch.float32
     return (est.to(out_dtype) - ref.to(out_dtype)).abs().mean()
+
+
+# --------------------------------------------------------------------------- BSS Eval
+def bss_eval(estimate, reference, mixture, filter_length: int = 512) -> dict[str, torch.Tensor]:
+    """BSS Eval's SDR, SIR and SAR (dB) of an estimate of one source of a mixture.
+
+    Taught in chapter 8 (Evaluation). The decomposition of Vincent et al. (2006), computed by
+    the ``fast-bss-eval`` package: the estimate is projected onto the target's signal delayed
+    by up to ``filter_length − 1`` samples (the part a time-invariant filter of the target
+    explains), then onto the interference (here "everything else in the mixture", ``x − s``);
+    what remains is artefact. ``SDR = target / (interference + artefacts)``,
+    ``SIR = target / interference``, ``SAR = (target + interference) / artefacts``, all
+    in dB. Because the filter may explain part of what plain SDR counts as error, BSS Eval's
+    SDR reads higher than :func:`sdr` (AudioSep's).
+
+    Args:
+        estimate, reference, mixture: ``ŝ``, ``s`` and ``x``, shape ``(..., L)``, the same.
+        filter_length: taps of the distortion filter (512, BSS Eval's default).
+
+    Returns ``{"sdr", "sir", "sar"}``, each ``(...)`` float64 tensors.
+    """
+    import fast_bss_eval
+
+    (est, ref, mix), _, _ = _prepare({"estimate": estimate, "reference": reference,
+                                      "mixture": mixture})
+    refs = torch.stack([ref, mix - ref], dim=-2)  # (..., 2, L): the target and the rest
+    ests = torch.stack([est, mix - est], dim=-2)  # the estimate and what it left out
+    sdr_, sir_, sar_ = fast_bss_eval.bss_eval_sources(
+        refs, ests, filter_length=filter_length, compute_permutation=False
+    )[:3]
+    return {"sdr": sdr_[..., 0], "sir": sir_[..., 0], "sar": sar_[..., 0]}
