@@ -166,11 +166,14 @@ def _transfer(url: str, part: PartialFile, sha256: str | None, progress: bool,
                     digest.update(chunk)
         chunked = "chunked" in (resp.headers.get("Transfer-Encoding") or "").lower()
         received = 0
+        # read1 returns what has arrived (up to _CHUNK), so that a stall or a reset loses
+        # nothing already received: it is in the .part file for the next attempt
+        read = getattr(resp, "read1", resp.read)
         bar = _progress_bar(total, part.path.name, progress, initial=start)
         try:
             while True:
                 try:
-                    chunk = resp.read(_CHUNK)
+                    chunk = read(_CHUNK)
                 except Exception as err:  # IncompleteRead, timeouts, resets
                     raise DownloadError(
                         f"download of {url} failed: {err!r}{_kept(part, start + received)}"
