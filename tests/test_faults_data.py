@@ -327,17 +327,26 @@ def test_two_downloads_of_one_file_do_not_share_a_part(server, tmp_path):
 
 
 def test_a_full_disk_during_a_download_keeps_the_old_file(server, tmp_path, monkeypatch):
-    """D15: ENOSPC while the bytes are written: one DownloadError line naming the cause;
-    the cached file is untouched."""
+    """D15: ENOSPC after the first bytes: one DownloadError line naming the cause and the
+    kept .part (a prefix of the file, for a resume once there is space); the cached file
+    is untouched."""
     (tmp_path / "data.bin").write_bytes(b"old")
+    real_write = lassnet.files.PartialFile.write
+    calls = []
 
-    def full(*args):
-        raise OSError(errno.ENOSPC, "No space left on device")
+    def fills_up(self, data):
+        calls.append(len(data))
+        if len(calls) > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(self, data)
 
-    monkeypatch.setattr(lassnet.files.PartialFile, "write", full)
-    with pytest.raises(DownloadError, match="cannot write .*No space left on device"):
-        download(f"{server.url}/range/data.bin", tmp_path, sha256=SHA, progress=False)
+    monkeypatch.setattr(lassnet.files.PartialFile, "write", fills_up)
+    with pytest.raises(DownloadError, match=r"cannot write .*data\.bin: No space left on "
+                                            r"device; the \d+ bytes received are kept in"):
+        download(f"{server.url}/range/data.bin", tmp_path, sha256=SHA, overwrite=True,
+                 progress=False)
     assert (tmp_path / "data.bin").read_bytes() == b"old"
+    assert (tmp_path / "data.bin.part").read_bytes() == PAYLOAD[: calls[0]]
 
 
 # --------------------------------------------------------------------------- W12-W13 (D14)

@@ -143,8 +143,14 @@ def download(
             _transfer(url, part, sha256, progress, timeout)
     except DownloadError:
         raise
-    except OSError as err:  # a full disk, an unwritable folder, a download already running
-        raise DownloadError(f"cannot write {dest}: {err.strerror or err}") from err
+    except BlockingIOError as err:  # the same download, running in another process
+        raise DownloadError(f"cannot write {dest}: {err}") from err
+    except OSError as err:  # a full disk, an unwritable folder
+        part = dest.with_name(dest.name + ".part")
+        size = part.stat().st_size if part.is_file() else 0
+        raise DownloadError(
+            f"cannot write {dest}: {err.strerror or err}{_kept_bytes(part, size)}"
+        ) from err
     return dest
 
 
@@ -218,9 +224,13 @@ def _transfer(url: str, part: PartialFile, sha256: str | None, progress: bool,
 
 
 def _kept(part: PartialFile, size: int) -> str:
+    return _kept_bytes(part.part, size)
+
+
+def _kept_bytes(part: Path, size: int) -> str:
     if size == 0:
         return ""
-    return f"; the {size} bytes received are kept in {part.part} and the next call resumes"
+    return f"; the {size} bytes received are kept in {part} and the next call resumes"
 
 
 def _open(url: str, offset: int, timeout: float):
