@@ -1,6 +1,6 @@
 """Writing files so that they appear complete or not at all.
 
-Every file lassnet writes (audio, checkpoints, logs, reports, downloads, notebooks) goes
+Every file lassnet writes (audio, checkpoints, logs, reports, notebooks) goes
 through :func:`atomic_write`: the bytes go to a temporary file in the same folder, which is
 flushed to disk and only then renamed onto the target (``os.replace``, atomic on one file
 system). If anything fails on the way (a full disk, an exception, Ctrl-C) the temporary file
