@@ -66,19 +66,52 @@ def _train(args) -> None:
 
 
 def _evaluate(args) -> None:
+    from .data import ESC50, DownloadError
     from .evaluate import evaluate_model
-    from .files import write_text
+    from .files import check_writable, write_text
     from .model import LASSModel
     from .paths import shipped_model
 
-    model = LASSModel.load(args.checkpoint or shipped_model())
+    # Everything the command line can get wrong is refused before the model is loaded.
+    dataset = args.dataset.lower().replace("-", "").replace("_", "")
+    if args.out:
+        try:
+            check_writable(args.out)
+        except OSError as err:
+            raise UserError(f"--out: {err}") from None
+    if args.data_root and dataset not in ("esc50", "folder"):
+        raise UserError(f"--data-root applies to --dataset esc50 or folder, not {args.dataset}")
+    if args.download and dataset != "esc50":
+        raise UserError(f"--download applies to --dataset esc50, not {args.dataset}")
+    if dataset == "folder" and not args.data_root:
+        raise UserError("--dataset folder needs --data-root <folder of clips with a CSV>")
     options = {"root": args.data_root} if args.data_root else {}
-    report = evaluate_model(model, count=args.count, seed=args.seed,
-                            duration=args.duration, wrong_query=not args.no_wrong_query,
-                            dataset=args.dataset, **options)
+    if dataset == "esc50":
+        meta = ESC50.metadata_path(args.data_root)
+        if not meta.is_file():
+            root = meta.parents[2]
+            if not args.download:
+                raise UserError(f"ESC-50 is not in {root} (no {meta}); add --download to fetch "
+                                "it there (about 600 MB)")
+            try:
+                check_writable(root / "ESC-50-master.zip")
+            except OSError as err:
+                raise UserError(f"--data-root: {err}") from None
+        options["download"] = args.download
+
+    model = LASSModel.load(args.checkpoint or shipped_model())
+    try:
+        report = evaluate_model(model, count=args.count, seed=args.seed,
+                                duration=args.duration, wrong_query=not args.no_wrong_query,
+                                dataset=args.dataset, **options)
+    except DownloadError as err:
+        raise UserError(str(err)) from None
     print(report.to_text())
     if args.out:
-        write_text(args.out, json.dumps(report.to_dict(), indent=2))
+        try:
+            write_text(args.out, json.dumps(report.to_dict(), indent=2))
+        except OSError as err:  # e.g. the disk filled up meanwhile; the table is printed above
+            raise UserError(f"cannot write {args.out}: {err.strerror or err}") from None
         print(f"wrote {args.out}")
 
 
@@ -160,7 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="synthetic (default), esc50 (fold 5) or folder (with --data-root)")
     p.add_argument("--data-root", help="where the dataset lies (ESC-50's cache folder, or the "
                    "folder of clips with its CSV)")
-    p.add_argument("--out", help="also write the report as JSON here")
+    p.add_argument("--download", action="store_true",
+                   help="fetch ESC-50 into --data-root (or the cache folder) if it is not there "
+                   "(about 600 MB, checksummed; an interrupted download resumes)")
+    p.add_argument("--out", help="also write the report as JSON here (checked before the run)")
     p.set_defaults(func=_evaluate)
 
     # every argument, options included, goes to python -m lassnet.train_query: with "-" not a

@@ -91,10 +91,15 @@ def test_esc50_download_and_parse(esc50_zip, tmp_path):
 def test_esc50_missing_or_corrupt_download(esc50_zip, tmp_path):
     with pytest.raises(FileNotFoundError, match="download=True"):
         ESC50(tmp_path / "empty")
+    assert not (tmp_path / "empty").exists()  # looking creates no folder (E2, D18)
     root = tmp_path / "cache"
     with pytest.raises(ValueError, match="checksum mismatch"):
         ESC50(root, download=True, url=esc50_zip.as_uri(), sha256="f" * 64, progress=False)
-    assert list(root.iterdir()) == []  # no archive, no half-extracted folder
+    assert not root.exists()  # no archive, no half-extracted folder, not even the folder
+    root.mkdir()
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        ESC50(root, download=True, url=esc50_zip.as_uri(), sha256="f" * 64, progress=False)
+    assert list(root.iterdir()) == []  # a folder that was there stays, empty
 
 
 def test_folder_dataset_on_example_folder(tmp_path):

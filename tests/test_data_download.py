@@ -83,16 +83,18 @@ def test_corrupt_cached_file_is_replaced(server, tmp_path):
     assert path.read_bytes() == PAYLOAD
 
 
-def test_truncated_download_leaves_no_file(server, tmp_path):
-    with pytest.raises(DownloadError, match="truncated.bin"):
+def test_truncated_download_keeps_only_a_part_file(server, tmp_path):
+    """A cut transfer never gets the final name; its bytes wait in .part for a resume."""
+    with pytest.raises(DownloadError, match="truncated.bin.*stopped early.*resumes"):
         download(f"{server}/truncated.bin", tmp_path, progress=False)
-    assert _leftovers(tmp_path) == []
+    assert _leftovers(tmp_path) == ["truncated.bin.part"]
+    assert (tmp_path / "truncated.bin.part").read_bytes() == PAYLOAD[: len(PAYLOAD) // 3]
     with pytest.raises(DownloadError):
         download(f"{server}/missing.bin", tmp_path, progress=False)
-    assert _leftovers(tmp_path) == []
+    assert _leftovers(tmp_path) == ["truncated.bin.part"]  # a 404 leaves nothing of its own
 
 
-def test_interrupted_read_leaves_no_file(tmp_path, monkeypatch):
+def test_interrupted_read_keeps_only_a_part_file(tmp_path, monkeypatch):
     source = tmp_path / "src.bin"
     source.write_bytes(PAYLOAD)
     real_urlopen = urllib.request.urlopen
@@ -118,7 +120,8 @@ def test_interrupted_read_leaves_no_file(tmp_path, monkeypatch):
     dest.mkdir()
     with pytest.raises(DownloadError, match="reset"):
         download(source.as_uri(), dest, progress=False)
-    assert _leftovers(dest) == []
+    assert _leftovers(dest) == ["src.bin.part"]  # the first chunk, never the final name
+    assert PAYLOAD.startswith((dest / "src.bin.part").read_bytes())
 
 
 def test_file_url_and_cache_folder(tmp_path, monkeypatch):

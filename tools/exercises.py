@@ -45,6 +45,7 @@ import nbformat
 if __package__ in (None, ""):  # run as a script (python tools/exercises.py): tools.* from the root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from lassnet.files import atomic_write
 from tools import notebooks  # chapter order, the Colab install cell
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,14 +145,16 @@ def versions(source: Path, nbgrader: bool = False):
 
 
 def generate(out_dir: Path, book: Path = BOOK, nbgrader: bool = False) -> list[Path]:
-    """Write ``out_dir/student/*.ipynb`` and ``out_dir/teacher/*.ipynb``; return the paths."""
+    """Write ``out_dir/student/*.ipynb`` and ``out_dir/teacher/*.ipynb``; return the paths.
+    Each notebook is written atomically (:func:`lassnet.files.atomic_write`): an interrupted
+    ``make classroom`` leaves whole notebooks only."""
     written = []
     for source in exercise_chapters(book):
         student, teacher = versions(source, nbgrader=nbgrader)
         for kind, nb in (("student", student), ("teacher", teacher)):
             path = Path(out_dir) / kind / f"{source.stem}.ipynb"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            nbformat.write(nb, path)
+            with atomic_write(path, "w", encoding="utf-8") as fh:  # never half a notebook
+                nbformat.write(nb, fh)
             written.append(path)
     return written
 

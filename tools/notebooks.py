@@ -26,6 +26,8 @@ import jupytext
 import nbformat
 import yaml
 
+from lassnet.files import atomic_write, write_text
+
 BOOK = Path(__file__).resolve().parent.parent / "book"
 
 #: The project's public repository: Colab badges link into it, the Colab cell installs from it.
@@ -89,10 +91,12 @@ def colab_url(stem: str) -> str:
 
 
 def to_notebook(source: Path, out_dir: Path) -> Path:
-    """Write ``out_dir/<source stem>.ipynb`` from one MyST chapter."""
+    """Write ``out_dir/<source stem>.ipynb`` from one MyST chapter (atomically: an
+    interrupted run leaves the previous notebook or none, never half of one)."""
     notebook = jupytext.read(source)
     out = out_dir / (source.stem + ".ipynb")
-    jupytext.write(notebook, out)
+    with atomic_write(out, "w", encoding="utf-8") as fh:
+        jupytext.write(notebook, fh, fmt="ipynb")
     return out
 
 
@@ -113,15 +117,17 @@ def colab_notebook(source: Path) -> str:
 
 
 def write_colab(out_dir: Path, book: Path = BOOK) -> list[Path]:
-    """Write the Colab notebook of every chapter into ``out_dir``; remove stale ones."""
+    """Write the Colab notebook of every chapter into ``out_dir``; remove stale ones. Each
+    notebook is replaced atomically (:func:`lassnet.files.write_text`), so an interrupted
+    ``make colab`` leaves every notebook either as it was or as it should be."""
     out_dir.mkdir(parents=True, exist_ok=True)
     sources = chapters(book)
     written = []
     for source in sources:
         out = out_dir / (source.stem + ".ipynb")
         text = colab_notebook(source)
-        if not out.is_file() or out.read_text() != text:
-            out.write_text(text)
+        if not out.is_file() or out.read_text(encoding="utf-8") != text:
+            write_text(out, text)
         written.append(out)
     keep = {s.stem for s in sources}
     for stale in out_dir.glob("*.ipynb"):
@@ -138,7 +144,7 @@ def check_colab(out_dir: Path, book: Path = BOOK) -> list[str]:
         out = out_dir / (source.stem + ".ipynb")
         if not out.is_file():
             problems.append(f"{out} is missing")
-        elif out.read_text() != colab_notebook(source):
+        elif out.read_text(encoding="utf-8") != colab_notebook(source):
             problems.append(f"{out} differs from {source.name}")
     keep = {s.stem for s in sources}
     for extra in sorted(out_dir.glob("*.ipynb")):

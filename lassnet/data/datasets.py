@@ -387,10 +387,12 @@ class ESC50(FileClips):
     Args:
         root: the folder holding (or to receive) ``ESC-50-master/``; default the cache folder
             (:func:`lassnet.data.download.cache_dir`, overridable with ``LASSNET_CACHE``).
+            It is created only when ``download=True`` fetches the archive.
         folds: keep only these folds (1-5); default all.
         sample_rate: resample to this rate (default: 44,100 Hz as recorded).
         duration: cut or pad to this many seconds (default: as recorded, 5 s).
-        download: fetch and unpack the archive if it is not there yet.
+        download: fetch and unpack the archive if it is not there yet (an interrupted
+            download resumes on the next call; see :func:`lassnet.data.download`).
         esc10: keep only the ESC-10 subset.
         url, sha256: where the archive comes from and its checksum (:data:`ESC50_URL`,
             :data:`ESC50_SHA256`; ``sha256=None`` skips verification).
@@ -418,9 +420,9 @@ class ESC50(FileClips):
         on_error: str = "raise",
         progress: bool = True,
     ):
-        self.root = cache_dir(root)
+        self.root = cache_dir(root, create=False)  # made only when something is downloaded
         self.base = self.root / self.folder
-        meta = self.base / "meta" / "esc50.csv"
+        meta = self.metadata_path(self.root)
         if not meta.is_file():
             if not download:
                 raise FileNotFoundError(
@@ -452,9 +454,24 @@ class ESC50(FileClips):
             )
         self._setup(records, sample_rate, duration, on_error)
 
+    @classmethod
+    def metadata_path(cls, root: str | os.PathLike | None = None) -> Path:
+        """Where ESC-50's metadata CSV lies (or would lie) under ``root`` (default: the cache
+        folder); creates nothing. The dataset is there when this file is."""
+        return cache_dir(root, create=False) / cls.folder / "meta" / "esc50.csv"
+
     def _fetch(self, url: str, sha256: str | None, keep_archive: bool, progress: bool) -> None:
-        archive = download(url, self.root / "ESC-50-master.zip", sha256, progress)
-        extract(archive, self.root)
+        made = [p for p in (self.root, *self.root.parents) if not p.exists()]  # deepest first
+        try:
+            archive = download(url, self.root / "ESC-50-master.zip", sha256, progress)
+            extract(archive, self.root)
+        except BaseException:
+            for folder in made:  # a failed first download leaves no empty folders behind
+                try:
+                    folder.rmdir()
+                except OSError:  # not empty: a .part file waits there for the next call
+                    break
+            raise
         if not keep_archive:
             archive.unlink()
 
