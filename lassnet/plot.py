@@ -373,13 +373,21 @@ def plot_example(
     return fig
 
 
+#: Hatching per bar series, so that the methods differ without colour (grey-scale prints,
+#: colour-blind readers).
+_HATCHES = ("", "//", "..", "xx", "\\\\", "++")
+
+
 def plot_per_class(
-    report: EvalReport, metric: str = "si_sdri", methods: Sequence[str] | None = None, ax=None
+    report: EvalReport, metric: str = "si_sdri", methods: Sequence[str] | None = None, ax=None,
+    *, intervals: bool = True,
 ) -> Figure:
     """Horizontal bars of the mean ``metric`` per class for each method of an
     :class:`~lassnet.evaluate.EvalReport` (default: every method but the mixture, whose
     improvement is 0 by definition), classes sorted by the first method's score, best at the
-    top. Returns the figure (taught in chapter 8, Evaluation)."""
+    top, each class labelled with its number of mixtures ``n``. With ``intervals``, every bar
+    carries its bootstrap 95 % confidence interval (:meth:`EvalReport.interval`); methods
+    differ by colour *and* hatching. Returns the figure (taught in chapter 8, Evaluation)."""
     methods = [m for m in report.methods if m != "mixture"] if methods is None else list(methods)
     unknown = [m for m in methods if m not in report.methods]
     if not methods or unknown:
@@ -394,11 +402,20 @@ def plot_per_class(
     height = 0.8 / len(methods)
     for i, m in enumerate(methods):
         offset = (len(methods) - 1 - i - (len(methods) - 1) / 2) * height
-        ax.barh([k + offset for k in range(len(order))], [per[m][lab] for lab in order],
-                height=height, label=m, color=f"C{i}")
-    ax.set_yticks(range(len(order)), [_pretty(lab) for lab in order])
+        ys = [k + offset for k in range(len(order))]
+        means = [per[m][lab] for lab in order]
+        ax.barh(ys, means, height=height, label=m, color=f"C{i}", edgecolor="0.15",
+                linewidth=0.4, hatch=_HATCHES[i % len(_HATCHES)])
+        if intervals:
+            bounds = [report.interval(m, metric, label=lab) for lab in order]
+            below = [mu - lo for mu, (lo, _) in zip(means, bounds, strict=True)]
+            above = [hi - mu for mu, (_, hi) in zip(means, bounds, strict=True)]
+            ax.errorbar(means, ys, xerr=[below, above], fmt="none", ecolor="0.15",
+                        elinewidth=0.8, capsize=1.5)
+    counts = {lab: len(report.scores(methods[0], metric, lab)) for lab in order}
+    ax.set_yticks(range(len(order)), [f"{_pretty(lab)} (n={counts[lab]})" for lab in order])
     ax.axvline(0.0, color="0.3", lw=0.8)
-    ax.set_xlabel(f"mean {metric} (dB)")
+    ax.set_xlabel(f"mean {metric} (dB)" + (", 95 % bootstrap intervals" if intervals else ""))
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)  # beside the bars
     ax.grid(axis="x", alpha=0.3)
     return fig

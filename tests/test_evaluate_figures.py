@@ -28,15 +28,21 @@ def test_plot_per_class_bars_sorted_by_model():
     assert isinstance(fig, Figure)
     ax = fig.axes[0]
     # Worst class (by the model) at the bottom, best at the top.
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["clock ticking", "siren"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["clock ticking (n=2)",
+                                                           "siren (n=2)"]
     bars = ax.patches
     assert len(bars) == 2 * 3  # 2 classes x (model, oracle_irm, wrong_query): no mixture
     widths = sorted(round(b.get_width(), 6) for b in bars)
     assert widths == [-15.0, -9.0, 2.0, 12.0, 18.0, 20.0]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
         "model", "oracle_irm", "wrong_query"]
-    only = plot_per_class(_report(), metric="sdri", methods=["oracle_irm"])
-    assert len(only.axes[0].patches) == 2
+    # methods differ by hatching too, not by colour alone; every bar has its interval
+    assert len({b.get_hatch() for b in bars}) == 3
+    segments = [seg for c in ax.collections for seg in c.get_segments()]
+    spans = sorted(round(abs(float(seg[1][0] - seg[0][0])), 6) for seg in segments)
+    assert len(spans) == 6 and spans == [2.0] * 6  # each class: values ±1 around the mean
+    only = plot_per_class(_report(), metric="sdri", methods=["oracle_irm"], intervals=False)
+    assert len(only.axes[0].patches) == 2 and not only.axes[0].collections
     with pytest.raises(ValueError, match="methods"):
         plot_per_class(_report(), methods=["nope"])
 
