@@ -9,9 +9,11 @@ conditioned its separator on BERT sentence embeddings.
 other texts. In a padded batch the arithmetic of a text's row depends on the batch's shape,
 so the same caption came out up to ~1e-7 different beside different captions; training
 amplified that, and a resumed run (whose cache starts empty, so its captions meet in other
-batches) ended with other weights. Embedded alone, a text's embedding depends on the text
-only (on one machine, at one thread count), and resuming is exact. It costs speed on cache
-misses only; training embeds each distinct caption once.
+batches) ended with other weights. Embedded alone, and on one CPU thread (the sums of a
+matrix product are split differently over 1 and 2 threads, again ~1e-7), a text's embedding
+depends on the text only, and resuming is exact. It costs speed on cache misses only (a
+small matrix product per text instead of one large one): training embeds each distinct
+caption once.
 
 **What the model cannot read.** MiniLM knows English word pieces: a text of emoji or of a
 script outside its vocabulary becomes ``[UNK]`` tokens only, the same embedding for every
@@ -21,7 +23,9 @@ such text, so :meth:`MiniLMEncoder.embed_text` refuses it. It reads at most 256 
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -127,7 +131,7 @@ class MiniLMEncoder(QueryEncoder):
     def _encode_text(self, texts: list[str]) -> torch.Tensor:
         prepare = getattr(self.model, "preprocess", None) or self.model.tokenize
         rows = []
-        with torch.inference_mode():
+        with torch.inference_mode(), _one_cpu_thread(self.device):
             for text in texts:  # one at a time: no padding, no dependence on the batch
                 self._word_pieces(text)
                 features = {
@@ -136,6 +140,20 @@ class MiniLMEncoder(QueryEncoder):
                 }
                 rows.append(self.model(features)["sentence_embedding"])  # (1, 384)
         return torch.cat(rows)  # (B, 384); normalised by QueryEncoder
+
+
+@contextlib.contextmanager
+def _one_cpu_thread(device: torch.device) -> Iterator[None]:
+    """Run the block on one CPU thread (on a CPU device), so its sums are always split the
+    same way; the thread count comes back afterwards."""
+    threads = torch.get_num_threads()
+    if device.type == "cpu" and threads != 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
 
 
 def _short(text: str, width: int = 40) -> str:
