@@ -328,7 +328,7 @@ def open_run_folder(folder: str | os.PathLike, *, need_bytes: int = 0) -> RunLoc
         os.unlink(probe)
     except OSError as err:
         raise RunFolderError(
-            f"cannot write in the run folder {folder}: {describe_os_error(err)}; choose "
+            f"cannot write in the run folder {folder}: {err.strerror or err}; choose "
             "another folder, or make it writable", err.errno
         ) from None
     lock = RunLock.acquire(folder)
