@@ -286,11 +286,12 @@ _SLOW_SAVE_CLI = textwrap.dedent("""
 """)
 
 
-def test_cli_sigterm_during_a_save_and_group_sigterm_print_no_traceback_T7_T9(tmp_path):
+def test_cli_sigterm_during_a_save_and_group_sigterm_print_no_traceback_T5_T7_T9(tmp_path):
     """T7 and T9 (D5, D17), through the command: SIGTERM while a checkpoint is being
     written (the write slowed down), then SIGTERM to the whole process group (what docker
     and systemd send), data-loading worker included. Each time: status 130, the "stopped"
-    line, no traceback (no DataLoader-worker error), a complete checkpoint."""
+    line, no traceback (no DataLoader-worker error), a complete checkpoint. T5: the run,
+    stopped twice and resumed, ends on the weights of a run that never stopped."""
     cfg = small(steps=400, checkpoint_every=2, validate_every=400, num_workers=1)
     config = write_config(tmp_path / "run.yaml", cfg)
     out = tmp_path / "run"
@@ -327,6 +328,14 @@ def test_cli_sigterm_during_a_save_and_group_sigterm_print_no_traceback_T7_T9(tm
     assert "stopped; the last checkpoint is in" in err
     assert checkpoint.load(out / CHECKPOINT, "train")["step"] >= 8
     assert temporaries(out) == [] and not (out / LOCK).exists()
+
+    done = subprocess.run(train_cmd(config, out, "--steps", "12"), env=cli_env(),
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    reference = tmp_path / "straight"
+    Trainer(small(steps=12, checkpoint_every=2, validate_every=400, num_workers=1), reference,
+            progress=False).fit()
+    assert_bit_identical(weights(out), weights(reference))
 
 
 # ================================================================= D3: damaged checkpoints
