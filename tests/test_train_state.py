@@ -183,3 +183,18 @@ def test_step_batches_never_repeat_and_resume_where_they_stopped():
     resumed = list(StepBatches(2, steps, batch, rank=1, world=world))
     assert resumed == list(StepBatches(0, steps, batch, rank=1, world=world))[2:]
     assert len(StepBatches(2, steps, batch)) == 3
+
+
+def test_a_file_system_without_locks_trains_with_a_warning(tmp_path, monkeypatch):
+    """Some network mounts refuse ``flock``: the run is not stopped, it is warned."""
+    import errno
+
+    from lassnet.train import state
+
+    def refuse(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(state.fcntl, "flock", refuse)
+    with pytest.warns(RuntimeWarning, match="cannot lock the run folder .*No locks available"):
+        lock = RunLock.acquire(tmp_path)
+    lock.release()

@@ -51,7 +51,6 @@ import contextlib
 import csv
 import datetime
 import errno
-import fcntl
 import io
 import json
 import os
@@ -59,9 +58,15 @@ import random
 import signal
 import socket
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; runs are not locked there
+    fcntl = None
 
 import numpy as np
 import torch
@@ -217,7 +222,9 @@ class RunLock:
     second run gets. The operating system releases the lock when the holder exits, however
     it exits, so the lock of a killed run is simply taken over. Within one process the lock
     is shared: building a second trainer on the same folder (a notebook cell run again) is
-    not refused; :meth:`release` frees it when its last user lets go.
+    not refused; :meth:`release` frees it when its last user lets go. Where the system has no
+    ``flock`` (Windows) runs are not locked; on a file system that refuses locks (some
+    network mounts) the run goes on with a warning.
     """
 
     _held: dict[Path, RunLock] = {}  # this process's locks, by folder
@@ -242,6 +249,8 @@ class RunLock:
         return lock
 
     def _take(self) -> None:
+        if fcntl is None:
+            return
         for _ in range(10):  # the file may be replaced between open and flock: retry
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
@@ -252,6 +261,13 @@ class RunLock:
                     f"{self.folder} is in use by another training run ({_owner_text(self.path)})"
                     f"; wait for it to end or choose another folder", errno.EBUSY
                 ) from None
+            except OSError as err:  # a file system without locks (some network mounts)
+                os.close(fd)
+                warnings.warn(
+                    f"cannot lock the run folder {self.folder} ({err.strerror}); make sure no "
+                    "other run trains there", RuntimeWarning, stacklevel=4,
+                )
+                return
             except BaseException:
                 os.close(fd)
                 raise
