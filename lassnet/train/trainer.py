@@ -215,11 +215,12 @@ class Trainer:
         except RunFolderError:
             raise
         except OSError as err:
-            kept = (f"the checkpoint of step {self._saved_step} is kept"
-                    if self._saved_step is not None else "no checkpoint was written yet")
+            kept = (f"the checkpoint of step {self._saved_step} is kept; make room (or fix the "
+                    "folder) and run again to resume" if self._saved_step is not None else
+                    "no checkpoint was written yet; make room (or fix the folder) and run again")
             raise RunFolderError(
-                f"cannot write {what} in {self.out_dir}: {state.describe_os_error(err)}; "
-                f"{kept}; make room (or fix the folder) and run again to resume", err.errno
+                f"cannot write {what} in {self.out_dir}: {state.describe_os_error(err)}; {kept}",
+                err.errno,
             ) from None
 
     # ------------------------------------------------------------ checkpoints
@@ -237,6 +238,7 @@ class Trainer:
     def _checkpoint(self, signals: DeferredSignals, *, stopping: bool = False) -> None:
         """:meth:`save_checkpoint` with Ctrl-C / SIGTERM held until the files are written; a
         second signal abandons the write (:class:`SaveAbandoned`: the previous files stay)."""
+        signals.abandoned = False
         try:
             with signals.held(stopping=stopping), self._writing(f"the checkpoint of step "
                                                                  f"{self.step}"):
