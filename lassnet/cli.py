@@ -48,7 +48,12 @@ def _separate(args) -> None:
 
 
 def _train(args) -> None:
+    """``lassnet train``. A mistake in the command (a bad config, an unknown or absent
+    device, ``--out`` a file) ends with one line and status 2 (from :func:`main`); a run
+    folder that cannot be used (read-only, full, in use by another run) with one line and
+    status 1; Ctrl-C or SIGTERM with a checkpoint, one line and status 130."""
     from .train import Trainer, load_config
+    from .train.state import describe_os_error
 
     overrides = {k: getattr(args, k) for k in ("steps", "batch_size", "seed", "num_workers",
                                                "loss", "query", "precision")}
@@ -62,6 +67,11 @@ def _train(args) -> None:
         print(f"stopped; the last checkpoint is in {out}; run the same command to resume",
               file=sys.stderr)
         raise SystemExit(130) from None
+    except FileNotFoundError:
+        raise  # a missing input, e.g. a dataset's file: main() reports it (status 2)
+    except OSError as err:
+        print(f"lassnet train: error: {describe_os_error(err)}", file=sys.stderr)
+        raise SystemExit(1) from None
     print(json.dumps(summary, indent=2))
 
 

@@ -178,7 +178,8 @@ def load_config(name_or_path: str | os.PathLike, **overrides: Any) -> TrainConfi
 
     Taught in chapter 7 (Training). ``overrides`` replace fields of the file (``None`` values
     are ignored, so command-line options that were not given change nothing); ``name``
-    defaults to the file's stem.
+    defaults to the file's stem. A missing or unreadable file, invalid YAML (the message
+    gives the line and column) and unknown keys raise ``ValueError``.
     """
     path = Path(name_or_path)
     if not path.suffix:
@@ -190,7 +191,15 @@ def load_config(name_or_path: str | os.PathLike, **overrides: Any) -> TrainConfi
             )
     elif not path.is_file():
         raise ValueError(f"config file not found: {path}")
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ValueError(f"{path}: not valid YAML{where} ({problem})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a text file (a config is UTF-8 YAML)") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: a config must be a YAML mapping, got {type(data).__name__}")
     data.setdefault("name", path.stem)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from .config import TrainConfig
+from .state import ignore_stop_signals
 
 if TYPE_CHECKING:
     from ..data import MixtureDataset
@@ -78,7 +79,11 @@ def build_dataset(cfg: TrainConfig, sample_rate: int, split: str, count: int,
 def training_loader(cfg: TrainConfig, sample_rate: int, start: int, rank: int = 0,
                     world: int = 1) -> DataLoader:
     """The batches of steps ``start..cfg.steps-1`` for ``rank`` of ``world``: collated dicts
-    with ``mixture`` and ``target`` ``(B, 1, L)`` and ``caption`` (``B`` captions)."""
+    with ``mixture`` and ``target`` ``(B, 1, L)`` and ``caption`` (``B`` captions).
+
+    Its worker processes ignore SIGINT and SIGTERM (:func:`~lassnet.train.state.
+    ignore_stop_signals`): a stop sent to the whole process group is the main process's to
+    handle."""
     from ..data import collate
 
     count = cfg.steps * cfg.batch_size * world  # every index any rank reads, once
@@ -88,6 +93,7 @@ def training_loader(cfg: TrainConfig, sample_rate: int, start: int, rank: int = 
         batch_sampler=StepBatches(start, cfg.steps, cfg.batch_size, rank, world),
         collate_fn=collate,
         num_workers=cfg.num_workers,
+        worker_init_fn=ignore_stop_signals if cfg.num_workers else None,
         persistent_workers=False,
     )
 
