@@ -12,6 +12,7 @@ one line on stderr and exit status 2 — never a traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -56,8 +57,13 @@ def _train(args) -> None:
     from .train.state import describe_os_error
 
     overrides = {k: getattr(args, k) for k in ("steps", "batch_size", "seed", "num_workers",
-                                               "loss", "query", "precision")}
+                                               "loss", "precision")}
     cfg = load_config(args.config, **overrides)
+    if args.query and args.query != cfg.query:  # another encoder: the file's options were not
+        cfg = dataclasses.replace(cfg, query=args.query, query_options={})  # written for it
+    if args.query_checkpoint:
+        cfg = dataclasses.replace(
+            cfg, query_options={**cfg.query_options, "checkpoint": args.query_checkpoint})
     out = Path(args.out or f"runs/{cfg.name}")
     print(f"training {cfg.name}: preset {cfg.preset}, query {cfg.query}, {cfg.steps} steps "
           f"-> {out}", file=sys.stderr)
@@ -187,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="l1 (AudioSep's) or neg_sdr (the per-example negative SDR; "
                    "snr is its earlier name)")
     p.add_argument("--query", help="query encoder name (e.g. minilm, clap)")
+    p.add_argument("--query-checkpoint", help="the query encoder's checkpoint file (clap)")
     p.add_argument("--precision", choices=["float32", "bfloat16", "float16"])
     p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
     p.set_defaults(func=_train)

@@ -257,18 +257,34 @@ class Trainer:
             group["lr"] = lr
 
     def _conditions(self, batch: dict[str, Any], step: int) -> torch.Tensor:
-        """Query embeddings ``(B, D)``: the captions', or for a ``1 − use_text_ratio`` share
-        of the batch (drawn from the step and the seed), the query clips'."""
+        """Query embeddings ``(B, D)``: the captions', or, when ``use_text_ratio < 1``, audio
+        embeddings for some of them.
+
+        ``audio_query: same_class`` (lassnet's): each example independently, with probability
+        ``1 − use_text_ratio`` (drawn from the step and the seed), uses another clip of its
+        target's class. ``audio_query: target`` (AudioSep's hybrid mode): the query is the
+        target segment itself; with AudioSep's batch mixer the whole batch switches at once, as
+        its ``get_query_embed`` decides per batch (the collate's ``audio_query`` draw)."""
         captions = batch["caption"]
-        cond = self.encoder.embed_text(captions).to(self.device)  # (B, D)
-        if self.cfg.use_text_ratio < 1.0:
+        if self.cfg.use_text_ratio >= 1.0:
+            return self.encoder.embed_text(captions).to(self.device)  # (B, D)
+        if "audio_query" in batch:  # AudioSep's batch mixer: one decision for the batch
+            use_audio = torch.full((len(captions),), bool(batch["audio_query"]))
+        else:
             gen = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + step)
             use_audio = torch.rand(len(captions), generator=gen) >= self.cfg.use_text_ratio
-            if use_audio.any():
-                clips = batch["query_wave"][use_audio]  # (b, 1, L)
-                audio = self.encoder.embed_audio(clips[:, 0], self.sample_rate).to(self.device)
-                cond = cond.clone()
-                cond[use_audio.to(self.device)] = audio  # (B, D)
+        if use_audio.all():
+            cond = None
+        else:
+            cond = self.encoder.embed_text(captions).to(self.device)  # (B, D)
+        if use_audio.any():
+            key = "target" if self.cfg.audio_query == "target" else "query_wave"
+            clips = batch[key][use_audio]  # (b, 1, L)
+            audio = self.encoder.embed_audio(clips[:, 0], self.sample_rate).to(self.device)
+            if cond is None:
+                return audio
+            cond = cond.clone()
+            cond[use_audio.to(self.device)] = audio  # (B, D)
         return cond
 
     def _autocast(self) -> torch.autocast:
