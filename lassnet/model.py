@@ -72,15 +72,15 @@ MARGIN_SECONDS = 0.25
 
 
 def _seconds(value, name: str, minimum: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a number of seconds, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or value < minimum or (minimum == 0 and value <= 0):
-        raise ValueError(
-            f"{name} must be a finite number of seconds, at least {minimum:g}"
-            f"{'' if minimum else ' and above 0'}, got {value!r}"
-        )
-    return value
+    """``value`` as a float of seconds, finite and at least ``minimum`` (above 0 when the
+    minimum is 0); ``ValueError`` naming ``name`` and the bound otherwise."""
+    bound = f"at least {minimum:g}" if minimum else "above 0"
+    number = (not isinstance(value, bool)
+              and isinstance(value, (int, float, np.integer, np.floating)))
+    if (not number or not math.isfinite(float(value)) or float(value) < minimum
+            or float(value) <= 0):
+        raise ValueError(f"{name} must be a finite number of seconds, {bound}, got {value!r}")
+    return float(value)
 
 
 def check_chunking(chunk_seconds, overlap_seconds) -> tuple[float, float]:
@@ -172,15 +172,16 @@ def plan_chunks(length: int, sample_rate: int, model_rate: int, hop_length: int,
 
     ``step`` is ``chunk_seconds − overlap_seconds``, ``fade`` is ``overlap_seconds`` (at most
     half a chunk), ``margin`` is :data:`MARGIN_SECONDS` (at least the reach of the two
-    resampling filters). The grid ``quantum`` is the pooling grid when it spans at most a
-    quarter of a chunk, else the hop grid (odd rate pairs make both long: 44,101 Hz against
-    16 kHz gives 32 s and 8 s). Arguments are checked as :func:`check_chunking` does.
+    resampling filters). The grid ``quantum`` is the pooling grid (0.256 s for ``tiny`` at
+    16 kHz, 1.28 s from 44.1 kHz) when it spans at most a chunk, else the hop grid (odd rate
+    pairs make both long: 44,101 Hz against 16 kHz gives 32 s and 8 s). Arguments are
+    checked as :func:`check_chunking` does.
     """
     chunk, overlap = check_chunking(chunk_seconds, overlap_seconds)
     g = math.gcd(sample_rate, model_rate)
     a, b = sample_rate // g, model_rate // g
     grid = _lcm(b, hop_length * time_factor)  # model samples
-    if grid > chunk * model_rate / 4:
+    if grid > chunk * model_rate:  # the pooling grid would more than double each chunk
         grid = _lcm(b, hop_length)
     quantum = grid // b * a  # the same span in input samples (a multiple of a)
     step = max(1, round((chunk - overlap) * sample_rate))

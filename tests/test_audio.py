@@ -94,7 +94,7 @@ def test_nan_file_raises_naming_it(tmp_path):
 def test_unreadable_and_missing_files_raise_naming_them(tmp_path):
     path = tmp_path / "garbage.wav"
     path.write_bytes(b"this is not audio at all" * 10)
-    with pytest.raises(AudioError, match="garbage.wav.*cannot read"):
+    with pytest.raises(AudioError, match="garbage.wav.*not an audio file soundfile can read"):
         load_audio(path)
     with pytest.raises(AudioError, match="missing.wav.*no such"):
         load_audio(tmp_path / "missing.wav")
