@@ -378,9 +378,9 @@ class AudioWriter:
             fh = stack.enter_context(atomic_stream(self.path))
             self._file = stack.enter_context(sf.SoundFile(
                 fh, "w", self.sample_rate, self.channels, self.subtype, format=self.format))
-        except BaseException:
-            stack.close()
-            raise
+        except BaseException:  # the temporary file goes, the destination stays as it was
+            if not stack.__exit__(*sys.exc_info()):
+                raise
         self._stack = stack
         return self
 

@@ -384,6 +384,43 @@ def test_d1_library_writers_raise_the_disk_error(tmp_path, monkeypatch):
     assert path.read_bytes() == before and not _leftovers(tmp_path)
 
 
+def test_d1_atomic_stream_keeps_errors_raised_inside_c_callbacks(tmp_path, monkeypatch):
+    """D1, D6: libsndfile writes through Python callbacks, where an exception cannot cross the
+    C code (it used to print "Exception ignored from cffi callback" and end in an
+    AssertionError). ``atomic_stream`` keeps the first error, answers every later call with
+    "nothing done", and raises that error when the block ends; the target is untouched."""
+    target = tmp_path / "t.wav"
+    target.write_bytes(b"old")
+    _full_disk(monkeypatch, room=10)
+    with pytest.raises(OSError, match="No space left") as info:
+        with files.atomic_stream(target) as fh:
+            assert fh.write(b"0123456789abcdef") == 0  # what a C caller sees: nothing written
+            assert fh.write(b"more") == 0 and fh.seek(0) == -1
+            raise AssertionError("what soundfile raises after a short write")
+    assert info.value.errno == errno.ENOSPC
+    assert target.read_bytes() == b"old" and not _leftovers(tmp_path)
+
+
+def test_o10_check_writable(tmp_path, monkeypatch):
+    """O10, O2, O3: ``check_writable`` refuses a folder, a device and a folder that takes no
+    new file (simulated read-only), leaving nothing behind; a missing folder is fine and is
+    not created."""
+    files.check_writable(tmp_path / "missing" / "deeper" / "o.wav")
+    assert not (tmp_path / "missing").exists()
+    for path, message in [(tmp_path, "is a folder"), ("/dev/null", "not a regular file")]:
+        with pytest.raises(ValueError, match=message):
+            files.check_writable(path)
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(files.tempfile, "mkstemp", read_only)
+    with pytest.raises(ValueError, match=r"does not take new files \(Read-only file system\)"):
+        files.check_writable(tmp_path / "o.wav")
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_o6_o7_output_is_the_input(tmp_path, checkpoint, capsys):
     """O6, O7: ``-o`` naming the input is noted in one line, the input is read whole before
     it is replaced (streamed through a temporary file), and the result equals a run to
