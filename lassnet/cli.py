@@ -1,7 +1,12 @@
 """The ``lassnet`` command: ``separate``, ``train``, ``evaluate``, ``train-query``, ``info``.
 
-User mistakes (a missing file, unreadable audio, an empty query, an unknown preset) end with
-one line on stderr and exit status 2 — never a traceback.
+User mistakes (a missing file, unreadable audio, an empty query, an unknown preset, an
+output path or format that cannot be written) end with one line on stderr and exit status 2 —
+never a traceback; ``separate`` checks every path before it loads the model. Failures of the
+system (a full disk, a read-only file system) are one line and status 1, Ctrl-C is one line
+and status 130 (SIGTERM during ``separate``: 143), and warnings print as one line. Nothing
+half-written is left: ``separate`` streams into a temporary file renamed into place only when
+complete, so ``-o`` may even name the input.
 
     lassnet separate mix.wav --query "a siren wailing" -o siren.wav
     lassnet train --config tiny-cpu --out runs/tiny-cpu

@@ -5,7 +5,12 @@ a checkpoint records its name and options and it is rebuilt on load. The separat
 (:class:`~lassnet.separator.SeparationNet`) is what training changes.
 
 :meth:`LASSModel.separate` is the user-facing entry point: any array or tensor, any sample
-rate, mono or multichannel, any length, a text or audio query. :meth:`LASSModel.inspect`
+rate, mono or multichannel, any length, a text or audio query. It streams: the signal is cut
+into chunks on a grid where one pass over the whole signal would see the same samples,
+frames and pooling windows (:class:`ChunkPlan`), each chunk is resampled, separated and
+resampled back on its own and cross-faded into the output, so memory beyond the input and
+the output does not grow with the length. :meth:`LASSModel.separate_file` does the same from
+file to file (what ``lassnet separate`` runs). :meth:`LASSModel.inspect`
 separates one short mono clip in one piece and keeps what the separator predicted on the
 way: its magnitude and phase masks (a :class:`Separation`, drawn by
 :func:`lassnet.plot.plot_separation`; the introduction's demo).
@@ -435,13 +440,13 @@ class LASSModel(nn.Module):
                 f"separate() takes one query per call, got {len(query)}; call it once per "
                 "query"
             )
+        _check_weights(self.separator)
         condition = self.embed(query, query_sample_rate)  # (1, D)
         if condition.shape[0] != 1:
             raise ValueError(
                 f"separate() takes one query per call, got a batch of {condition.shape[0]} "
                 "audio clips; pass one clip (L,)"
             )
-        _check_weights(self.separator)
         return plan, condition
 
     def _stream(self, read, write, plan: ChunkPlan, channels: int, condition: torch.Tensor,
