@@ -370,7 +370,7 @@ def _solve_each(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     batch = torch.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     a = a.expand(*batch, *a.shape[-2:]).reshape(-1, *a.shape[-2:])
     b = b.expand(*batch, *b.shape[-2:]).reshape(-1, *b.shape[-2:])
-    x = torch.stack([torch.linalg.solve(ai, bi) for ai, bi in zip(a, b)])
+    x = torch.stack([torch.linalg.solve(ai, bi) for ai, bi in zip(a, b, strict=True)])
     return x.reshape(*batch, *x.shape[-2:])
 
 
