@@ -328,7 +328,7 @@ def evaluation_mixtures(
     normalize_noise: bool = True,
     return_sources: bool = False,
 ) -> list[dict]:
-    """The evaluation mixtures of the seed project, from the test split.
+    """The mixtures of the evaluation protocol (chapter 8), from the test split.
 
     ``count`` target classes are drawn at random (every class once, in random order,
     before any class repeats); each gets ``mixtures_per_target`` mixtures of one of its clips
