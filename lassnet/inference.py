@@ -21,7 +21,10 @@ its weights, not its mode, not its memory format):
 machine, float32 where it is not. On CPUs the answer depends on the processor (bfloat16 was 2×
 faster than float32 on one AMD EPYC, and 1.5-2.8× *slower* on an Intel Xeon with the AVX512-BF16
 flag but no AMX), so it is measured once per process and network shape; on CUDA it follows the
-card's compute capability (native bfloat16 from 8.0, Ampere).
+card's compute capability: bfloat16 from 8.0 (Ampere) where the tensor cores run it natively,
+float16 below (a T4, 7.5, has float16 tensor cores and no bfloat16 ones).
+:func:`training_precision` makes the same choice for training, where float16 comes with loss
+scaling (``torch.amp.GradScaler``).
 
 Taught in chapter 7 (Training: "fast inference"); used by :class:`lassnet.model.LASSModel`.
 """
@@ -31,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import time
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -47,10 +51,16 @@ __all__ = [
     "PRECISIONS",
     "choose_precision",
     "resolve_precision",
+    "training_precision",
+    "native_bfloat16",
+    "check_precision",
 ]
 
-#: What ``precision=`` accepts for inference.
-PRECISIONS = ("auto", "float32", "bfloat16")
+#: What ``precision=`` accepts for inference (``float16`` on CUDA only).
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+
+#: Compute capability from which NVIDIA cards run bfloat16 natively (Ampere, 8.0).
+BFLOAT16_CAPABILITY = (8, 0)
 
 
 def _affine(bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
@@ -199,15 +209,18 @@ def is_fused(net: nn.Module) -> bool:
 def run(net: nn.Module, mixture: torch.Tensor, condition: torch.Tensor,
         precision: str = "float32") -> torch.Tensor:
     """``net(mixture, condition)`` without autograd, in eval mode, its convolutions in
-    ``precision`` (``"float32"`` or ``"bfloat16"``: autocast; the STFT, masks and iSTFT stay
-    float32). ``net``'s train/eval mode is restored afterwards."""
-    if precision not in ("float32", "bfloat16"):
-        raise ValueError(f"precision must be 'float32' or 'bfloat16' here, got {precision!r}")
+    ``precision`` (``"float32"``, or ``"bfloat16"`` / ``"float16"`` (CUDA): autocast; the
+    STFT, masks and iSTFT stay float32). ``net``'s train/eval mode is restored afterwards."""
+    if precision not in ("float32", "bfloat16", "float16"):
+        raise ValueError(
+            f"precision must be 'float32', 'bfloat16' or 'float16' here, got {precision!r}"
+        )
     was_training = net.training
     net.eval()
     try:
-        ctx = (torch.autocast(mixture.device.type, dtype=torch.bfloat16)
-               if precision == "bfloat16" else contextlib.nullcontext())
+        dtypes = {"bfloat16": torch.bfloat16, "float16": torch.float16}
+        ctx = (torch.autocast(mixture.device.type, dtype=dtypes[precision])
+               if precision in dtypes else contextlib.nullcontext())
         with torch.inference_mode(), ctx:
             return net(mixture, condition)
     finally:
@@ -230,9 +243,11 @@ def _seconds(fn, repeats: int = 3) -> float:
 
 def choose_precision(net: nn.Module, device: torch.device | str | None = None,
                      measure_seconds: float = 0.5) -> str:
-    """``"bfloat16"`` or ``"float32"``, whichever runs ``net``'s inference faster here.
+    """The precision that runs ``net``'s inference fastest here.
 
-    On CUDA: bfloat16 on cards with native support (compute capability ≥ 8.0), else float32.
+    On CUDA: ``"bfloat16"`` on cards with native support (compute capability ≥ 8.0), else
+    ``"float16"`` (:func:`native_bfloat16`). On other accelerators: ``"float32"``. On the CPU,
+    ``"bfloat16"`` or ``"float32"``:
     Elsewhere: a short measurement, a fused copy of ``net`` separating ``measure_seconds`` of
     noise in each precision (best of three after a warm-up), cached for the process per device
     and network configuration, so only the first call pays for it (about 10 forward passes of
@@ -240,8 +255,9 @@ def choose_precision(net: nn.Module, device: torch.device | str | None = None,
     """
     device = torch.device(device) if device is not None else next(net.parameters()).device
     if device.type == "cuda":
-        major, _ = torch.cuda.get_device_capability(device)
-        return "bfloat16" if major >= 8 else "float32"
+        return "bfloat16" if native_bfloat16(device) else "float16"
+    if device.type != "cpu":  # MPS and others: no measurement, the safe choice
+        return "float32"
     config = getattr(net, "config", None)
     key = (str(device), repr(config) if config is not None else type(net).__name__,
            torch.get_num_threads())
@@ -263,10 +279,55 @@ def _measure(net: nn.Module, device: torch.device, seconds: float) -> str:
     return "bfloat16" if times["bfloat16"] < 0.95 * times["float32"] else "float32"
 
 
+def native_bfloat16(device: torch.device | str) -> bool:
+    """Whether the CUDA ``device`` runs bfloat16 on its tensor cores (compute capability
+    ≥ 8.0: A100, L4, RTX 30xx and later); a T4 (7.5) or V100 (7.0) does not."""
+    return tuple(torch.cuda.get_device_capability(torch.device(device))) >= BFLOAT16_CAPABILITY
+
+
+_WARNED: set[tuple] = set()
+
+
+def check_precision(precision: str, device: torch.device | str) -> None:
+    """Refuse what cannot run, and warn once (one line) about what runs slowly: float16 needs
+    CUDA; bfloat16 on a CUDA card without native support is emulated."""
+    device = torch.device(device)
+    if precision == "float16" and device.type != "cuda":
+        raise ValueError(
+            f"precision float16 needs a CUDA GPU, and the device is {device}; use bfloat16 or "
+            "float32 (or auto)"
+        )
+    if precision == "bfloat16" and device.type == "cuda" and not native_bfloat16(device):
+        name = torch.cuda.get_device_name(device)
+        major, minor = torch.cuda.get_device_capability(device)
+        key = ("bf16", name)
+        if key not in _WARNED:
+            _WARNED.add(key)
+            warnings.warn(
+                f"bfloat16 on {name} (compute capability {major}.{minor}) has no native "
+                "support and runs slowly; float16 is this card's fast path (precision auto "
+                "chooses it)",
+                UserWarning,
+                stacklevel=3,
+            )
+
+
 def resolve_precision(precision: str, net: nn.Module,
                       device: torch.device | str | None = None) -> str:
-    """``precision`` checked against :data:`PRECISIONS`, with ``"auto"`` answered by
-    :func:`choose_precision`."""
+    """``precision`` checked against :data:`PRECISIONS` and the device
+    (:func:`check_precision`), with ``"auto"`` answered by :func:`choose_precision`."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    return choose_precision(net, device) if precision == "auto" else precision
+    device = torch.device(device) if device is not None else next(net.parameters()).device
+    if precision == "auto":
+        return choose_precision(net, device)
+    check_precision(precision, device)
+    return precision
+
+
+def training_precision(net: nn.Module, device: torch.device | str) -> str:
+    """``precision: auto`` for training: on CUDA, bfloat16 where the card runs it natively
+    (compute capability ≥ 8.0), else float16 with loss scaling; on the CPU, the measurement of
+    :func:`choose_precision` (bfloat16 only where it is faster on this processor); float32
+    elsewhere. Taught in chapter 7 (Training: "On a Colab GPU")."""
+    return choose_precision(net, device)

@@ -374,7 +374,7 @@ def test_config_files_and_errors(tmp_path):
     with pytest.raises(ValueError, match=r"unknown loss 'mse'; choose from \['l1', 'neg_sdr'\]"):
         TrainConfig(loss="mse")
     with pytest.raises(ValueError, match=r"unknown precision 'fp8'; choose from "
-                       r"\['float32', 'bfloat16', 'float16'\]"):
+                       r"\['auto', 'float32', 'bfloat16', 'float16'\]"):
         TrainConfig(precision="fp8")
     with pytest.raises(ValueError, match=r"need 1 <= min_interferers \(3\) <= "
                        r"max_interferers \(2\)"):

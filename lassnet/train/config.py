@@ -66,8 +66,12 @@ AUDIO_QUERIES = ("same_class", "target")
 WARMUPS = ("linear", "staircase")
 #: Config keys of earlier versions, read under today's name (checkpoints keep their config).
 KEY_ALIASES = {"segment_seconds": "duration"}
-#: ``precision`` values: the autocast dtype of the forward pass (``float16`` needs CUDA).
-PRECISIONS = ("float32", "bfloat16", "float16")
+#: ``precision`` values: the autocast dtype of the forward pass (``float16`` needs CUDA; it
+#: trains with loss scaling). ``auto``: bfloat16 on CUDA cards that run it natively (compute
+#: capability ≥ 8.0), float16 on older ones (a T4), and on the CPU what the measurement of
+#: :func:`lassnet.inference.choose_precision` picks; a resumed run keeps the precision its
+#: checkpoint was trained in.
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 
 
 @dataclass
@@ -109,7 +113,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     amsgrad: bool = True
     grad_clip: float | None = None
-    precision: str = "float32"  # "bfloat16", or "float16" on CUDA
+    precision: str = "float32"  # "auto", "bfloat16", or "float16" on CUDA
     threads: int | None = None  # CPU threads for the model during fit() (None: leave as is)
     channels_last: bool = False  # NHWC activations: ~1.3x faster steps on CPU (oneDNN)
     seed: int = 0

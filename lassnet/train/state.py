@@ -373,10 +373,12 @@ def open_run_folder(folder: str | os.PathLike, *, need_bytes: int = 0) -> RunLoc
 # --------------------------------------------------------------------------- checkpoints
 def payload(*, step: int, config: TrainConfig, model: torch.nn.Module,
             optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
-            rng: RandomStreams) -> dict[str, Any]:
+            rng: RandomStreams, precision: str | None = None) -> dict[str, Any]:
     """The training checkpoint's contents (see the module docstring); ``model`` is a
-    :class:`~lassnet.separator.SeparationNet` (not its DDP wrapper)."""
+    :class:`~lassnet.separator.SeparationNet` (not its DDP wrapper); ``precision`` the one
+    the run computes in (``auto`` answered), which a resumed ``auto`` run keeps."""
     return {
+        "precision": precision or config.precision,
         "step": step,
         "train_config": config.to_dict(),
         "config": model.config.to_dict(),
@@ -394,6 +396,21 @@ def save(out_dir: str | os.PathLike, contents: dict[str, Any]) -> None:
     out_dir = Path(out_dir)
     checkpoint.save(contents, out_dir / CHECKPOINT, kind="train", version=FORMAT_VERSION)
     checkpoint.save({k: contents[k] for k in _MODEL_KEYS}, out_dir / MODEL, kind="model")
+
+
+def recorded_precision(out_dir: str | os.PathLike) -> str | None:
+    """The precision the run in ``out_dir`` computed in, from its ``checkpoint.pt`` (read
+    lazily, memory-mapped: only that field is touched), or None when there is no readable
+    checkpoint or it does not say (the checkpoint's own checks come with :func:`resume`)."""
+    path = Path(out_dir) / CHECKPOINT
+    if not path.is_file():
+        return None
+    try:
+        contents = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # noqa: BLE001 - resume() reports what is wrong with the file
+        return None
+    precision = contents.get("precision") if isinstance(contents, dict) else None
+    return precision if precision in ("float32", "bfloat16", "float16") else None
 
 
 def _version(path: Path, contents: dict[str, Any]) -> int:

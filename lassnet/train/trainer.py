@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 import torch.distributed as dist
 
+from .. import inference
 from ..checkpoint import CheckpointError
 from ..separator import SeparationNet
 from . import state
@@ -156,6 +157,8 @@ class Trainer:
                 f"float16 training needs a GPU, and the device is {self.device}; "
                 "use precision bfloat16 on CPU"
             )
+        if self.cfg.precision in ("bfloat16", "float16"):
+            inference.check_precision(self.cfg.precision, self.device)  # warns once if slow
         self.rng = state.RandomStreams.seeded(self.cfg.seed)
 
     def _build(self, encoder: QueryEncoder | None) -> None:
@@ -177,7 +180,19 @@ class Trainer:
             self.model.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay,
             amsgrad=self.cfg.amsgrad,
         )
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.cfg.precision == "float16")
+        self.precision = self._precision()
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision == "float16")
+
+    def _precision(self) -> str:
+        """The config's precision, with ``auto`` answered: by the checkpoint of a run being
+        resumed (so a resumed run computes as it did before), else by
+        :func:`lassnet.inference.training_precision` for this device."""
+        if self.cfg.precision != "auto":
+            return self.cfg.precision
+        recorded = state.recorded_precision(self.out_dir)
+        if recorded is not None:
+            return recorded
+        return inference.training_precision(self.model, self.device)
 
     @contextlib.contextmanager
     def _runtime(self) -> Iterator[None]:
@@ -230,7 +245,7 @@ class Trainer:
         if self.rank == 0:
             state.save(self.out_dir, state.payload(
                 step=self.step, config=self.cfg, model=self.model, optimizer=self.optimizer,
-                scaler=self.scaler, rng=self.rng,
+                scaler=self.scaler, rng=self.rng, precision=self.precision,
             ))
         if self.distributed:
             dist.barrier()
@@ -288,9 +303,9 @@ class Trainer:
         return cond
 
     def _autocast(self) -> torch.autocast:
-        if self.cfg.precision == "float32":
+        if self.precision == "float32":
             return torch.autocast(self.device.type, enabled=False)
-        dtype = torch.bfloat16 if self.cfg.precision == "bfloat16" else torch.float16
+        dtype = torch.bfloat16 if self.precision == "bfloat16" else torch.float16
         return torch.autocast(self.device.type, dtype=dtype)
 
     def train_step(self, batch: dict[str, Any]) -> float:
