@@ -163,7 +163,8 @@ def _cache_problem(cfg: TrainConfig, source, data) -> str | None:
         data.cache_key(source)
     except ValueError as err:
         return str(err)
-    folder = Path(cfg.data_cache_dir) if cfg.data_cache_dir else data.cache_dir() / "rendered"
+    folder = (Path(cfg.data_cache_dir) if cfg.data_cache_dir
+              else data.cache_dir(create=False) / "rendered")
     folder = folder.expanduser()
     probe = folder
     while not probe.exists() and probe != probe.parent:
