@@ -12,10 +12,13 @@
                         :func:`clip_source` picks a source by name
 :mod:`.download`        :func:`download` (cached, checksummed, atomic), :func:`extract`
 :mod:`.base`            the clip-source protocol every clip collection follows
+:mod:`.cache`           :class:`RenderedClips`: a clip source rendered once into a
+                        memory-mapped, checksummed file (data fast enough for a GPU)
 ======================  ==================================================================
 """
 
 from .base import ClipSource, LabelledClips
+from .cache import RenderedClips, cache_key, rendered_bytes
 from .datasets import (
     AUDIO_EXTENSIONS,
     ESC50,
@@ -76,8 +79,10 @@ __all__ = [
     "FolderDataset",
     "LabelledClips",
     "MixtureDataset",
+    "RenderedClips",
     "SyntheticClips",
     "cache_dir",
+    "cache_key",
     "class_table",
     "clip_caption",
     "clip_source",
@@ -89,6 +94,7 @@ __all__ = [
     "evaluation_mixtures",
     "extract",
     "reference_for",
+    "rendered_bytes",
     "sha256sum",
     "synthesize",
     "write_examples",

@@ -38,6 +38,7 @@ __all__ = [
     "LOSS_ALIASES",
     "MIXINGS",
     "AUDIO_QUERIES",
+    "DATA_CACHES",
     "WARMUPS",
     "KEY_ALIASES",
     "PRECISIONS",
@@ -62,6 +63,9 @@ MIXINGS = ("lassnet", "audiosep")
 #: ``audio_query`` (used when ``use_text_ratio < 1``): another clip of the target's class per
 #: example (lassnet), or the target segment itself for the whole batch (AudioSep's hybrid).
 AUDIO_QUERIES = ("same_class", "target")
+#: ``data_cache`` values: serve the training clips from a rendered file on CUDA when it pays,
+#: always, or never (:func:`lassnet.train.data.use_data_cache`).
+DATA_CACHES = ("auto", "on", "off")
 #: ``warmup``: lassnet's linear ramp, or AudioSep's staircase (``constant_warm_up``).
 WARMUPS = ("linear", "staircase")
 #: Config keys of earlier versions, read under today's name (checkpoints keep their config).
@@ -101,6 +105,10 @@ class TrainConfig:
     use_text_ratio: float = 1.0
     audio_query: str = "same_class"  # or "target": AudioSep's hybrid mode (the target itself)
     num_workers: int = 0
+    # "auto": on CUDA, serve a finite pool's clips from a file rendered once; "on"; "off"
+    # (lassnet.train.data.use_data_cache). The batches are the same either way.
+    data_cache: str = "auto"
+    data_cache_dir: str | None = None  # where it goes; None: lassnet.data.cache_dir()/rendered
     # optimisation
     loss: str = "l1"  # a key of LOSSES ("snr" is read as "neg_sdr")
     steps: int = 1000
@@ -147,6 +155,16 @@ class TrainConfig:
                 and self.audio_query != "target"):
             raise ValueError("with mixing 'audiosep' an audio query is the target itself "
                              "(AudioSep's hybrid mode): set audio_query: target")
+        if isinstance(self.data_cache, bool):  # YAML reads a bare on/off as true/false
+            self.data_cache = "on" if self.data_cache else "off"
+        if self.data_cache not in DATA_CACHES:
+            raise ValueError(f"unknown data_cache {self.data_cache!r}; choose from "
+                             f"{list(DATA_CACHES)}")
+        if self.data_cache_dir is not None:
+            if not isinstance(self.data_cache_dir, (str, os.PathLike)):
+                raise ValueError(f"data_cache_dir must be a folder path or null, got "
+                                 f"{self.data_cache_dir!r}")
+            self.data_cache_dir = os.fspath(self.data_cache_dir)
         if self.warmup not in WARMUPS:
             raise ValueError(f"unknown warmup {self.warmup!r}; choose from {list(WARMUPS)}")
         if not 0.0 <= self.use_text_ratio <= 1.0:

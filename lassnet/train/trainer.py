@@ -377,7 +377,9 @@ class Trainer:
         signals.install()
         try:
             with self._runtime():
-                loader = training_loader(cfg, self.sample_rate, self.step, self.rank, self.world)
+                loader = training_loader(cfg, self.sample_rate, self.step, self.rank, self.world,
+                                         device=self.device,
+                                         progress=self.progress and self.rank == 0)
                 self._loop(loader, signals, losses, bar, t0)
         except StepAbandoned:
             if bar is not None:
