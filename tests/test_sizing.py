@@ -71,6 +71,8 @@ def test_gpu_configs_fit_their_cards():
     assert e.per_example / 2**20 == pytest.approx(34.3, abs=0.1)  # the figure in the config
     assert batch_size_for(e, 15.0) == 334 and tiny.batch_size <= 334  # a T4's 15 GiB
     assert tiny.precision == "auto" and tiny.num_workers == 2
+    # a fixed pool of clips, so that data_cache: auto can render it once on a GPU
+    assert tiny.dataset_options == {"count": 20000} and tiny.data_cache == "auto"
 
     t4 = load_config("audiosep-t4")
     probe = activation_bytes(t4.preset, duration=0.5, condition_dim=384, precision="float32")
@@ -80,3 +82,4 @@ def test_gpu_configs_fit_their_cards():
     assert t4.batch_size == batch_size_for(scaled, 15.0) == 5
     assert batch_size_for(scaled, 40.0) >= 12  # AudioSep's batch on an A100
     assert t4.precision == "auto" and t4.num_workers == 2
+    assert t4.dataset_options == {"count": 14000} and t4.data_cache == "auto"
