@@ -38,6 +38,7 @@ network the hub's cache is used (``offline``).
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from pathlib import Path
 
@@ -246,7 +247,7 @@ class CLAPEncoder(QueryEncoder):
         from transformers import RobertaTokenizer
 
         try:
-            with hub_offline(offline), warnings.catch_warnings():
+            with hub_offline(offline), warnings.catch_warnings(), _quiet_transformers():
                 warnings.filterwarnings("ignore", message=".*meshgrid.*")
                 model, _ = clap_module.create_model(
                     amodel, "roberta", precision="fp32", device=torch.device("cpu"),
@@ -302,6 +303,24 @@ class CLAPEncoder(QueryEncoder):
             clips.append({"waveform": _fit_clip(clip, start),
                           "longer": torch.tensor([start is not None])})
         return self.model.get_audio_embedding(clips).float()  # (B, 512)
+
+
+@contextlib.contextmanager
+def _quiet_transformers():
+    """Without transformers' own "Loading weights" progress bar (the RoBERTa tower is small
+    and loads in a moment), restored afterwards."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # pragma: no cover - transformers is required by laion-clap
+        yield
+        return
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
 
 
 def _shorten(text: str, width: int = 40) -> str:
