@@ -232,8 +232,9 @@ def _evaluate(args) -> None:
     if args.audiosep_list:
         _evaluate_audiosep_list(args)
         return
-    if args.limit is not None:
-        raise UserError("--limit applies to --audiosep-list")
+    for flag, value in (("--limit", args.limit), ("--precision", args.precision)):
+        if value is not None:
+            raise UserError(f"{flag} applies to --audiosep-list")
     if args.data_root and dataset not in ("esc50", "folder"):
         raise UserError(f"--data-root applies to --dataset esc50 or folder, not {args.dataset}")
     if args.download and dataset != "esc50":

@@ -460,6 +460,7 @@ def test_cli_evaluate_audiosep_list(audiosep, tmp_path, capsys, monkeypatch):
         (["--audiosep-list", str(csv_path), "--data-root", str(root), "--audiosep",
           str(audiosep["sep"])], "--audiosep needs --clap"),
         (["--limit", "3"], "--limit applies to --audiosep-list"),
+        (["--precision", "bfloat16"], "--precision applies to --audiosep-list"),
     ]
     for argv, message in cases:
         status, err = _cli(capsys, "evaluate", *argv)
