@@ -585,9 +585,23 @@ class LASSModel(nn.Module):
             raise ValueError(f"precision must be one of {', '.join(inference.PRECISIONS)}, "
                              f"got {precision!r}")
         dev = resolve_device(device)
-        separator, _ = load_audiosep(separator_checkpoint)
+        separator, report = load_audiosep(separator_checkpoint)
         options = {"checkpoint": str(Path(clap_checkpoint).expanduser()), "amodel": clap_model}
         encoder = query.build("clap", device=dev, **options)
+        # AudioSep's checkpoint also stores the (frozen) CLAP it was trained with, and its
+        # loader lets those tensors replace the CLAP file's: say so if they differ
+        clap_state = encoder.model.state_dict()
+        differ = [k for k, v in report.query_encoder.items() if k in clap_state and (
+            v.shape != clap_state[k].shape or not torch.equal(v.to(clap_state[k]),
+                                                              clap_state[k]))]
+        if differ:
+            import warnings
+
+            warnings.warn(
+                f"{len(differ)} CLAP tensors stored in {Path(separator_checkpoint).name} "
+                f"differ from {Path(clap_checkpoint).name} (e.g. {differ[0]}); AudioSep's "
+                "loader would use the separator checkpoint's, lassnet uses the CLAP file's: "
+                "is this the CLAP AudioSep was trained with?", stacklevel=2)
         model = cls(separator.to(dev).eval(), encoder, "clap", options)
         model.precision = precision
         return model

@@ -75,10 +75,15 @@ def audiosep(tmp_path_factory):
         clap_path = folder / "clap.pt"
         torch.save({"epoch": 15, "state_dict": released}, clap_path)
         sd = audiosep_state_dict(seed=3)
+        clap_state = reference.model.state_dict()
+        for key in ("logit_scale_a", "text_projection.0.weight"):  # the CLAP it trained with
+            sd[f"query_encoder.model.{key}"] = clap_state[key].clone()
         sep_path = folder / "audiosep.ckpt"
         torch.save({"epoch": 0, "global_step": 4_000_000, "state_dict": sd}, sep_path)
-        model = LASSModel.from_audiosep(sep_path, clap_path, device="cpu",
-                                        clap_model="HTSAT-tiny")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the stored CLAP tensors agree: no warning
+            model = LASSModel.from_audiosep(sep_path, clap_path, device="cpu",
+                                            clap_model="HTSAT-tiny")
     return dict(folder=folder, reference=reference, sd=sd, clap=clap_path, sep=sep_path,
                 model=model)
 
@@ -199,6 +204,17 @@ def test_query_too_long_for_the_tokenizer(audiosep):
     assert count > 512
     with pytest.raises(ValueError, match=f"is {count} tokens long.*at most 512"):
         model.separate(_chirp(0.5, 440.0, seed=5), SR, text)
+
+
+def test_another_clap_than_the_stored_one_warns(audiosep, tmp_path, monkeypatch):
+    sd = dict(audiosep["sd"])
+    sd["query_encoder.model.logit_scale_a"] = sd["query_encoder.model.logit_scale_a"] + 1
+    other = tmp_path / "other.ckpt"
+    torch.save({"state_dict": sd}, other)
+    monkeypatch.chdir(audiosep["folder"])
+    with pytest.warns(UserWarning, match="1 CLAP tensors stored in other.ckpt differ from "
+                                         "clap.pt .e.g. logit_scale_a"):
+        LASSModel.from_audiosep(other, audiosep["clap"], device="cpu", clap_model="HTSAT-tiny")
 
 
 def test_bad_precision_is_refused(audiosep):
