@@ -17,6 +17,7 @@ module                         holds                                            
 :mod:`lassnet.masks`           magnitude/phase masks and oracle masks           5
 :mod:`lassnet.separator`       ``SeparationNet`` and its presets                2-5
 :mod:`lassnet.audiosep`        AudioSep's released separator weights            5
+:mod:`lassnet.pretrained`      AudioSep's released files: where, fetch          —
 :mod:`lassnet.audio`           loading, resampling, mixing                      6
 :mod:`lassnet.data`            synthetic corpus, mixtures, real datasets        6
 :mod:`lassnet.train`           configs, the training loop, exact resume         7

@@ -59,6 +59,10 @@ class ConversionReport:
     converted: int = 0
     dropped: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    #: the CLAP tensors stored beside the separator (``query_encoder.model.*``, prefix
+    #: removed), for comparison with the CLAP checkpoint
+    #: (:meth:`lassnet.model.LASSModel.from_audiosep` does)
+    query_encoder: dict = field(default_factory=dict, repr=False)
 
     def summary(self) -> str:
         groups: dict[str, int] = {}
@@ -165,6 +169,8 @@ def load_audiosep(source) -> tuple[SeparationNet, ConversionReport]:
                 film.setdefault(layer, {})[kind] = value
         else:
             report.dropped.append(key)  # e.g. query_encoder.* (CLAP), handled elsewhere
+            if key.startswith("query_encoder.model.") and isinstance(value, torch.Tensor):
+                report.query_encoder[key[len("query_encoder.model."):]] = value
 
     dims = {v["weight"].shape[1] for v in film.values() if "weight" in v}
     if len(dims) != 1:

@@ -9,8 +9,11 @@ half-written is left: ``separate`` streams into a temporary file renamed into pl
 complete, so ``-o`` may even name the input.
 
     lassnet separate mix.wav --query "a siren wailing" -o siren.wav
+    lassnet separate mix.wav -q "a dog barking" -o dog.wav --audiosep SEP.ckpt --clap CLAP.pt
     lassnet train --config tiny-cpu --out runs/tiny-cpu
     lassnet evaluate --checkpoint runs/tiny-cpu/model.pt --count 14
+    lassnet evaluate --audiosep SEP.ckpt --clap CLAP.pt --audiosep-list esc50_eval.csv \
+        --data-root ESC-50-master/audio
     lassnet info
 """
 
@@ -46,7 +49,6 @@ class Stopped(Exception):
 def _separate(args) -> None:
     from .audio import AudioError, audio_info, load_audio, output_format
     from .model import LASSModel, check_chunking
-    from .paths import shipped_model
 
     # Everything that can be checked is checked before the model loads or anything runs.
     if args.query is not None and args.query_audio is not None:
@@ -60,6 +62,10 @@ def _separate(args) -> None:
         raise AudioError(args.input, "the file holds no audio samples (empty)")
     output_format(args.output, args.subtype, like=info.subtype)  # before any work
     check_chunking(args.chunk_seconds, 1.0)
+    _check_audiosep_args(args)
+    if args.audiosep and args.query_encoder is not None:
+        raise UserError("--query-encoder does not apply with --audiosep: AudioSep's CLAP "
+                        "(--clap) embeds the query")
     encoder = _query_encoder(args)
     query, query_sr = args.query, None
     if args.query_audio is not None:
@@ -68,7 +74,8 @@ def _separate(args) -> None:
     if _same_file(args.input, args.output):
         _note("-o is the input file: it is replaced only once the separation is complete")
 
-    model = LASSModel.load(args.checkpoint or shipped_model())
+    model = _load_model(args)
+    precision = args.precision or getattr(model, "precision", "auto")
     if encoder is None and args.query_audio is not None and model.query_name == "minilm":
         encoder = "minilm-audio"
         _note("--query-audio: the model's 'minilm' encoder takes text only, so its audio "
@@ -85,7 +92,7 @@ def _separate(args) -> None:
             written = model.separate_file(
                 args.input, args.output, query, query_sample_rate=query_sr,
                 subtype=args.subtype, chunk_seconds=args.chunk_seconds,
-                precision=args.precision)
+                precision=precision)
     except KeyboardInterrupt:
         why = "terminated (SIGTERM)" if stop.fired else "interrupted (Ctrl-C)"
         raise Stopped(143 if stop.fired else 130, f"{why}; nothing was written") from None
@@ -95,6 +102,37 @@ def _separate(args) -> None:
     channels = "mono" if written.channels == 1 else f"{written.channels} channels"
     print(f"wrote {args.output} ({written.frames / written.samplerate:.2f} s at "
           f"{written.samplerate} Hz, {channels}, {written.subtype})")
+
+
+def _check_audiosep_args(args) -> None:
+    """``--audiosep`` and ``--clap`` come together, name files, and exclude ``--checkpoint``;
+    one line (status 2) otherwise, before anything is loaded."""
+    if bool(args.audiosep) != bool(args.clap):
+        given, missing = ("--audiosep", "--clap") if args.audiosep else ("--clap", "--audiosep")
+        raise UserError(f"{given} needs {missing} too: AudioSep's separator "
+                        "(audiosep_base_4M_steps.ckpt) and its CLAP "
+                        "(music_speech_audioset_epoch_15_esc_89.98.pt) go together")
+    if not args.audiosep:
+        return
+    if args.checkpoint:
+        raise UserError("give one model: --checkpoint or --audiosep/--clap, not both")
+    for flag, path in (("--audiosep", args.audiosep), ("--clap", args.clap)):
+        if not Path(path).expanduser().is_file():
+            raise UserError(f"{flag}: {path} is not a file (lassnet.pretrained.fetch_audiosep() "
+                            "downloads both files)")
+
+
+def _load_model(args):
+    """The model the command runs: AudioSep's (``--audiosep``/``--clap``), a checkpoint, or
+    the shipped model."""
+    from .model import LASSModel
+    from .paths import shipped_model
+
+    if args.audiosep:
+        return LASSModel.from_audiosep(args.audiosep, args.clap,
+                                       precision=args.precision or "float32",
+                                       clap_model=args.clap_model)
+    return LASSModel.load(args.checkpoint or shipped_model())
 
 
 def _query_encoder(args) -> str | None:
@@ -182,8 +220,6 @@ def _evaluate(args) -> None:
     from .data import ESC50, DownloadError
     from .evaluate import evaluate_model
     from .files import check_writable, write_text
-    from .model import LASSModel
-    from .paths import shipped_model
 
     # Everything the command line can get wrong is refused before the model is loaded.
     dataset = args.dataset.lower().replace("-", "").replace("_", "")
@@ -192,6 +228,13 @@ def _evaluate(args) -> None:
             check_writable(args.out)
         except (OSError, ValueError) as err:
             raise UserError(f"--out: {err}") from None
+    _check_audiosep_args(args)
+    if args.audiosep_list:
+        _evaluate_audiosep_list(args)
+        return
+    for flag, value in (("--limit", args.limit), ("--precision", args.precision)):
+        if value is not None:
+            raise UserError(f"{flag} applies to --audiosep-list")
     if args.data_root and dataset not in ("esc50", "folder"):
         raise UserError(f"--data-root applies to --dataset esc50 or folder, not {args.dataset}")
     if args.download and dataset != "esc50":
@@ -212,7 +255,7 @@ def _evaluate(args) -> None:
                 raise UserError(f"--data-root: {err}") from None
         options["download"] = args.download
 
-    model = LASSModel.load(args.checkpoint or shipped_model())
+    model = _load_model(args)
     try:
         report = evaluate_model(model, count=args.count, seed=args.seed,
                                 duration=args.duration, wrong_query=not args.no_wrong_query,
@@ -226,6 +269,43 @@ def _evaluate(args) -> None:
         except OSError as err:  # e.g. the disk filled up meanwhile; the table is printed above
             raise UserError(f"cannot write {args.out}: {err.strerror or err}") from None
         print(f"wrote {args.out}")
+
+
+def _evaluate_audiosep_list(args) -> None:
+    """``lassnet evaluate --audiosep-list CSV --data-root DIR``: AudioSep's ESC-50 protocol
+    (:func:`lassnet.evaluate.evaluate_audiosep_list`)."""
+    from .evaluate import evaluate_audiosep_list, read_audiosep_list
+    from .files import write_text
+
+    if args.dataset != "synthetic" or args.download:
+        raise UserError("--audiosep-list reads its own list: leave out --dataset and --download")
+    if not args.data_root:
+        raise UserError("--audiosep-list needs --data-root: the folder of AudioSep's evaluation "
+                        "files (mixture-<idx>.wav, segment-<idx>.wav) or ESC-50's audio/ folder")
+    if not Path(args.data_root).expanduser().is_dir():
+        raise UserError(f"--data-root: {args.data_root} is not a folder")
+    if args.limit is not None and args.limit < 1:
+        raise UserError(f"--limit must be a positive number of mixtures, got {args.limit}")
+    read_audiosep_list(args.audiosep_list)  # a wrong list is refused before the model loads
+    model = _load_model(args)
+    report = evaluate_audiosep_list(model, args.audiosep_list, args.data_root,
+                                    limit=args.limit, precision=args.precision)
+    print(report.to_text())
+    if args.out:
+        try:
+            write_text(args.out, json.dumps(report.to_dict(), indent=2))
+        except OSError as err:
+            raise UserError(f"cannot write {args.out}: {err.strerror or err}") from None
+        print(f"wrote {args.out}")
+
+
+def _add_audiosep_options(p) -> None:
+    p.add_argument("--audiosep", metavar="SEP.ckpt", help="AudioSep's released separator "
+                   "(audiosep_base_4M_steps.ckpt) instead of a lassnet model; with --clap")
+    p.add_argument("--clap", metavar="CLAP.pt", help="AudioSep's CLAP query encoder "
+                   "(music_speech_audioset_epoch_15_esc_89.98.pt); with --audiosep")
+    p.add_argument("--clap-model", default="HTSAT-base",
+                   help="CLAP's audio tower (default HTSAT-base, AudioSep's)")
 
 
 def _train_query(args) -> None:
@@ -282,8 +362,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", "-c", help="model checkpoint (default: the shipped model)")
     p.add_argument("--chunk-seconds", type=float, default=10.0,
                    help="separated in chunks of this length (at least 0.5), cross-faded")
-    p.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default="auto",
-                   help="the U-Net's arithmetic; auto: whichever is faster on this machine")
+    p.add_argument("--precision", choices=["auto", "float32", "bfloat16"],
+                   help="the U-Net's arithmetic; auto: whichever is faster on this machine "
+                   "(default: auto; float32, AudioSep's own, with --audiosep)")
+    _add_audiosep_options(p)
     p.set_defaults(func=_separate)
 
     p = sub.add_parser("train", help="train a separator from a config")
@@ -318,6 +400,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fetch ESC-50 into --data-root (or the cache folder) if it is not there "
                    "(about 600 MB, checksummed; an interrupted download resumes)")
     p.add_argument("--out", help="also write the report as JSON here (checked before the run)")
+    _add_audiosep_options(p)
+    p.add_argument("--audiosep-list", metavar="CSV", help="run AudioSep's ESC-50 evaluation "
+                   "from its list (evaluation/metadata/esc50_eval.csv in its repository) on the "
+                   "clips in --data-root; prints SDRi and SI-SDR as AudioSep computes them")
+    p.add_argument("--limit", type=int, help="with --audiosep-list: the first N mixtures only")
+    p.add_argument("--precision", choices=["auto", "float32", "bfloat16"],
+                   help="with --audiosep-list: the U-Net's arithmetic (default float32)")
     p.set_defaults(func=_evaluate)
 
     # every argument, options included, goes to python -m lassnet.train_query: with "-" not a

@@ -22,6 +22,7 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -539,6 +540,71 @@ class LASSModel(nn.Module):
         checkpoint.load_state(separator, payload.get("state_dict"), str(path))
         separator.eval()
         return cls(separator, encoder, query["name"], query.get("options"))
+
+    @classmethod
+    def from_audiosep(
+        cls,
+        separator_checkpoint: str | os.PathLike,
+        clap_checkpoint: str | os.PathLike,
+        *,
+        precision: str = "float32",
+        device: str | torch.device | None = None,
+        clap_model: str = "HTSAT-base",
+    ) -> LASSModel:
+        """AudioSep's released model as one :class:`LASSModel` at 32 kHz: its separator and
+        its CLAP query encoder, embedding queries as AudioSep's ``models/clap_encoder.py``
+        does.
+
+        Args:
+            separator_checkpoint: AudioSep's Lightning checkpoint
+                (``audiosep_base_4M_steps.ckpt``), converted by
+                :func:`lassnet.audiosep.load_audiosep` into the ``audiosep`` preset.
+            clap_checkpoint: its CLAP checkpoint
+                (``music_speech_audioset_epoch_15_esc_89.98.pt``), read by
+                :class:`lassnet.query.clap.CLAPEncoder`. Both are fetched by
+                :func:`lassnet.pretrained.fetch_audiosep`.
+            precision: the separator's arithmetic, kept as :attr:`precision` for callers to
+                pass to :meth:`separate` (``"float32"``: AudioSep's own; ``"bfloat16"``: half
+                the bytes per activation, faster on cards with native support, results
+                slightly different from float32's; ``"auto"``: whichever is faster here).
+            device: where both run (default: CUDA when available, else the CPU).
+            clap_model: CLAP's audio tower; AudioSep's ``CLAP_Encoder`` builds
+                ``"HTSAT-base"``, and a checkpoint of another size is a ``ValueError``.
+
+        The model saves and loads as a lassnet model file (:meth:`save` / :meth:`load`); the
+        CLAP checkpoint is recorded by its path and read again on load. Raises
+        :class:`~lassnet.checkpoint.CheckpointError` (a ``ValueError``) for a separator
+        checkpoint with missing or unknown tensors, ``ValueError`` for a CLAP checkpoint that
+        does not fit. Taught in the chapter "From synthetic to real".
+        """
+        from . import query
+        from .audiosep import load_audiosep
+        from .query.base import resolve_device
+
+        if precision not in inference.PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(inference.PRECISIONS)}, "
+                             f"got {precision!r}")
+        dev = resolve_device(device)
+        separator, report = load_audiosep(separator_checkpoint)
+        options = {"checkpoint": str(Path(clap_checkpoint).expanduser()), "amodel": clap_model}
+        encoder = query.build("clap", device=dev, **options)
+        # AudioSep's checkpoint also stores the (frozen) CLAP it was trained with, and its
+        # loader lets those tensors replace the CLAP file's: say so if they differ
+        clap_state = encoder.model.state_dict()
+        differ = [k for k, v in report.query_encoder.items() if k in clap_state and (
+            v.shape != clap_state[k].shape or not torch.equal(v.to(clap_state[k]),
+                                                              clap_state[k]))]
+        if differ:
+            import warnings
+
+            warnings.warn(
+                f"{len(differ)} CLAP tensors stored in {Path(separator_checkpoint).name} "
+                f"differ from {Path(clap_checkpoint).name} (e.g. {differ[0]}); AudioSep's "
+                "loader would use the separator checkpoint's, lassnet uses the CLAP file's: "
+                "is this the CLAP AudioSep was trained with?", stacklevel=2)
+        model = cls(separator.to(dev).eval(), encoder, "clap", options)
+        model.precision = precision
+        return model
 
     # ------------------------------------------------------------------ looking inside
     @torch.no_grad()

@@ -159,8 +159,11 @@ class FixedQueries:
 
 
 # --------------------------------------------------------------------------- CLAP offline
-#: CLAP's text context in tokens (as :mod:`lassnet.query.clap`)
+#: CLAP's text context in tokens when laion-clap trains it (as :mod:`lassnet.query.clap`)
 CLAP_CONTEXT_LENGTH = 77
+#: RoBERTa's position table: 512 tokens after the two positions its padding index takes
+#: (AudioSep tokenises queries to 512)
+ROBERTA_POSITIONS = 514
 
 
 def write_random_roberta(folder: str | Path, texts: list[str] | None = None) -> Path:
@@ -194,7 +197,7 @@ def write_random_roberta(folder: str | Path, texts: list[str] | None = None) -> 
         num_hidden_layers=1,
         num_attention_heads=12,
         intermediate_size=64,
-        max_position_embeddings=CLAP_CONTEXT_LENGTH + 23,  # RoBERTa offsets positions by 2
+        max_position_embeddings=ROBERTA_POSITIONS,  # as roberta-base
         type_vocab_size=1,
         pad_token_id=1,
         bos_token_id=0,

@@ -54,7 +54,7 @@ LAYERS = [
     {"blocks", "masks"},
     {"film", "inference"},
     {"separator", "introspect", "audiosep"},
-    {"query", "data"},
+    {"query", "data", "pretrained"},
     {"model"},
     {"train", "evaluate", "train_query"},
     {"plot", "widgets", "exercises", "testing", "cli"},

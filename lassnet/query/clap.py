@@ -14,6 +14,19 @@ user's checkpoint file ourselves:
   :attr:`CLAPEncoder.dropped_keys`. Any other missing, extra or mis-shaped key is an error
   (:func:`lassnet.checkpoint.load_state`).
 
+Queries are embedded as AudioSep's ``models/clap_encoder.py`` embeds them, so that a separator
+trained by AudioSep receives the conditions it was trained on:
+
+* text — RoBERTa's tokenizer with ``padding="max_length"``, ``max_length=512`` (RoBERTa's
+  whole context) and truncation; a single query is duplicated to a batch of two and the first
+  row kept; ``get_text_embedding``; float32. Where AudioSep would silently cut a query longer
+  than the context, :class:`CLAPEncoder` refuses it with a ``ValueError`` naming its length.
+* audio — resampled to 48 kHz; a clip shorter than 10 s is repeated whole as often as it fits
+  and zero-padded (laion-clap's ``repeatpad``); a longer one is cut to a 10-s window at a
+  uniformly random offset, as laion-clap's ``get_audio_features`` does for AudioSep
+  (``data_truncating="fusion"`` with a non-fusion model keeps only that window). The offset is
+  drawn from a generator seeded with ``seed``, so the same call gives the same embedding.
+
 Importing ``laion_clap`` itself fetches three tokenizers from the Hugging Face hub (BERT,
 RoBERTa, BART) whether they are needed or not, and retries for minutes without a network, so
 only its ``clap_module`` sub-package is imported (the workaround, and the switch that puts
@@ -25,6 +38,7 @@ network the hub's cache is used (``offline``).
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from pathlib import Path
 
@@ -44,8 +58,10 @@ __all__ = [
 #: CLAP's audio rate and clip length (10 s)
 CLAP_SAMPLE_RATE = 48000
 CLIP_SAMPLES = 480000
-#: CLAP's text context (tokens)
+#: laion-clap's own text context (tokens), used when it trains CLAP
 CONTEXT_LENGTH = 77
+#: AudioSep's text context: ``max_length=512`` in its ``CLAP_Encoder.tokenizer``
+AUDIOSEP_MAX_TOKENS = 512
 #: audio towers by the width of ``audio_branch.patch_embed.proj`` (HTS-AT sizes)
 HTSAT_WIDTHS = {96: "HTSAT-tiny", 128: "HTSAT-base", 256: "HTSAT-large"}
 #: keys that the released checkpoints store and current transformers no longer expects
@@ -102,15 +118,20 @@ def describe_checkpoint(state: dict[str, torch.Tensor]) -> dict:
 
 
 # ---------------------------------------------------------------------------- the encoder
-def _fit_clip(clip: torch.Tensor) -> torch.Tensor:
-    """One clip ``(L,)`` → exactly 10 s ``(CLIP_SAMPLES,)``, as CLAP was trained.
+def _fit_clip(clip: torch.Tensor, start: int | None = None) -> torch.Tensor:
+    """One clip ``(L,)`` → exactly 10 s ``(CLIP_SAMPLES,)``, as laion-clap's
+    ``get_audio_features`` fits it for AudioSep.
 
-    Longer clips keep their central 10 s (deterministic, unlike training's random crop);
-    shorter ones are repeated whole as often as they fit, then zero-padded ("repeatpad").
+    A longer clip keeps the 10 s from sample ``start`` (``0 ≤ start ≤ L − CLIP_SAMPLES``;
+    default: the central 10 s); a shorter one is repeated whole as often as it fits, then
+    zero-padded ("repeatpad").
     """
     length = clip.shape[-1]
     if length >= CLIP_SAMPLES:
-        start = (length - CLIP_SAMPLES) // 2
+        if start is None:
+            start = (length - CLIP_SAMPLES) // 2
+        if not 0 <= start <= length - CLIP_SAMPLES:
+            raise ValueError(f"start must lie in [0, {length - CLIP_SAMPLES}], got {start}")
         return clip[start : start + CLIP_SAMPLES]
     repeated = clip.repeat(CLIP_SAMPLES // length)
     return torch.nn.functional.pad(repeated, (0, CLIP_SAMPLES - repeated.shape[-1]))
@@ -131,10 +152,14 @@ class CLAPEncoder(QueryEncoder):
         offline: use only local files and the hub's cache for ``roberta-base``; default:
             offline when ``HF_HUB_OFFLINE`` is set or the hub cannot be reached.
         cache_size, batch_size: see :class:`QueryEncoder`.
+        seed: seeds the offsets at which clips longer than 10 s are cut (AudioSep's random
+            window), so that embeddings are reproducible.
 
-    ``embed_text(B strings) -> (B, 512)``; ``embed_audio(wave (B, 1, L), sr) -> (B, 512)``,
-    resampled to 48 kHz and fitted to 10 s. :attr:`dropped_keys` lists the checkpoint keys
-    that were dropped as known drift.
+    ``embed_text(B strings) -> (B, 512)``, tokenised as AudioSep does (see the module's
+    docstring; :attr:`max_tokens` is 512 with RoBERTa's real context); ``embed_audio(wave
+    (B, 1, L), sr) -> (B, 512)``, resampled to 48 kHz and fitted to 10 s. A text longer than
+    :attr:`max_tokens` tokens is a ``ValueError``. :attr:`dropped_keys` lists the checkpoint
+    keys that were dropped as known drift.
     """
 
     name = "clap"
@@ -147,6 +172,7 @@ class CLAPEncoder(QueryEncoder):
         offline: bool | None = None,
         cache_size: int = 4096,
         batch_size: int = 8,
+        seed: int = 0,
     ):
         super().__init__(
             cache_size=cache_size,
@@ -206,6 +232,11 @@ class CLAPEncoder(QueryEncoder):
             )
         self.model = model.to(dev)
         self.tokenizer = tokenizer
+        # AudioSep's 512, or fewer where the text tower holds fewer positions (RoBERTa's
+        # position ids start after the padding index, so two positions are never used)
+        positions = int(state["text_branch.embeddings.position_embeddings.weight"].shape[0])
+        self.max_tokens = min(AUDIOSEP_MAX_TOKENS, positions - 2)
+        self.seed = int(seed)
         self.amodel = amodel
         self.checkpoint = path
         self._dim = int(model.audio_projection[-1].out_features)
@@ -216,7 +247,7 @@ class CLAPEncoder(QueryEncoder):
         from transformers import RobertaTokenizer
 
         try:
-            with hub_offline(offline), warnings.catch_warnings():
+            with hub_offline(offline), warnings.catch_warnings(), _quiet_transformers():
                 warnings.filterwarnings("ignore", message=".*meshgrid.*")
                 model, _ = clap_module.create_model(
                     amodel, "roberta", precision="fp32", device=torch.device("cpu"),
@@ -233,18 +264,64 @@ class CLAPEncoder(QueryEncoder):
             ) from err
         return model, tokenizer
 
+    def token_count(self, text: str) -> int:
+        """How many tokens ``text`` takes in CLAP's text tower (``<s>`` and ``</s>``
+        included)."""
+        return len(self.tokenizer(text)["input_ids"])
+
     def _encode_text(self, texts: list[str]) -> torch.Tensor:
+        for text in texts:
+            count = self.token_count(text)
+            if count > self.max_tokens:
+                raise ValueError(
+                    f"the query {_shorten(text)!r} is {count} tokens long; CLAP's text tower "
+                    f"reads at most {self.max_tokens} (AudioSep would cut the rest off "
+                    "unread): describe the sound in fewer words"
+                )
+        single = len(texts) == 1
+        if single:  # AudioSep embeds one query as a batch of two and keeps the first row
+            texts = texts * 2
         tokens = self.tokenizer(
             texts,
             padding="max_length",
             truncation=True,
-            max_length=CONTEXT_LENGTH,
+            max_length=self.max_tokens,
             return_tensors="pt",
         )
         batch = {"input_ids": tokens["input_ids"], "attention_mask": tokens["attention_mask"]}
-        return self.model.get_text_embedding(batch)  # (B, 512), moved to the device inside
+        emb = self.model.get_text_embedding(batch).float()  # (B, 512), on the device
+        return emb[:1] if single else emb
 
     def _encode_audio(self, wave: torch.Tensor) -> torch.Tensor:
-        longer = torch.tensor([False])
-        clips = [{"waveform": _fit_clip(clip), "longer": longer} for clip in wave]
-        return self.model.get_audio_embedding(clips)  # (B, 512)
+        generator = torch.Generator().manual_seed(self.seed)
+        clips = []
+        for clip in wave:
+            start = None
+            if clip.shape[-1] > CLIP_SAMPLES:  # AudioSep's random 10-s window, seeded
+                overflow = clip.shape[-1] - CLIP_SAMPLES
+                start = int(torch.randint(0, overflow + 1, (1,), generator=generator))
+            clips.append({"waveform": _fit_clip(clip, start),
+                          "longer": torch.tensor([start is not None])})
+        return self.model.get_audio_embedding(clips).float()  # (B, 512)
+
+
+@contextlib.contextmanager
+def _quiet_transformers():
+    """Without transformers' own "Loading weights" progress bar (the RoBERTa tower is small
+    and loads in a moment), restored afterwards."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # pragma: no cover - transformers is required by laion-clap
+        yield
+        return
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
+
+
+def _shorten(text: str, width: int = 40) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
