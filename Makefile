@@ -18,7 +18,7 @@ help:
 	@echo "make chromium       (optional, root) apt-get install chromium for browser-check"
 
 install:
-	$(PIP) install -q -c $(CONSTRAINTS) -e ".[dev,book,clap]"
+	$(PIP) install -q -c $(CONSTRAINTS) -e ".[dev,book,clap,classroom]"
 	$(PIP) install -q --no-deps "laion-clap==1.1.7"
 
 book: install

@@ -114,7 +114,7 @@ WRONG = [
       + b.shortcut(x), "negative_slope", id="residual_block-hard-coded slope"),
     W("residual_block", lambda b, x: _residual_without_shortcut(b, x) + x, "raised RuntimeError",
       id="residual_block-adds x instead of the shortcut"),
-    W("residual_block", lambda b, x: b(x), "called the block itself",
+    W("residual_block", lambda b, x: b(x), "write it yourself",
       id="residual_block-calls the block itself"),
     W("film", lambda x, e, bn, lin: bn(x) + lin(e), "(B, C, 1, 1)", id="film-β not reshaped"),
     W("film", lambda x, e, bn, lin: bn(x) * lin(e)[:, :, None, None], "added",

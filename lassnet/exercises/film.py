@@ -4,7 +4,9 @@ The student computes ``BN(x) + β`` with ``β = linear(embedding)`` reshaped to 
 :func:`check_film` compares it with a :class:`lassnet.blocks.FiLMBatchNorm2d` shifted by a
 :class:`lassnet.film.FiLM` (batch of one and of three, training mode, a 384-wide embedding, a
 zero embedding) and recognises β multiplying, ``1 + β`` scaling, β added before the batch
-norm, a forgotten bias, one β for the whole batch, and no shift. Taught in chapter 3 (FiLM).
+norm, a forgotten bias, one β for the whole batch, and no shift. The batch norm may be called
+on ``x`` alone, not with a FiLM shift (``bn(x, {...})``), and :class:`~lassnet.film.FiLM` itself
+is withheld. Taught in chapter 3 (FiLM).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._runner import CheckResult, Exercise, _call, _compare, _run
+from ._runner import CheckResult, Exercise, Withhold, _call, _compare, _run
 from .blocks import _randomise_batch_norm
 
 
@@ -87,4 +89,9 @@ def check_film(fn, progress: bool = True) -> CheckResult:
 FILM = Exercise(
     "film", "film_forward", "03_film", "lassnet.film.FiLM + FiLMBatchNorm2d",
     "β = linear(embedding), one value per channel, added after the batch norm", check_film,
+    # The batch norm itself stays callable (bn(x) is part of the answer), but not with a shift.
+    withheld=(Withhold("lassnet.film.FiLM.forward"),
+              Withhold("lassnet.blocks.FiLMBatchNorm2d.forward",
+                       allow=lambda self, x, film=None: film is None),
+              Withhold("lassnet.blocks.ResidualBlock.forward")),
 )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._runner import CheckResult, Exercise, _call, _compare, _run
+from ._runner import CheckResult, Exercise, Withhold, _call, _compare, _run
 
 
 def _si_sdr_inputs(shape, noise=0.3, gain=1.0, silent=False, perfect=False, dtype=None):
@@ -119,8 +119,14 @@ SI_SDR = Exercise(
     "si_sdr", "si_sdr_db", "exercises", "lassnet.metrics.si_sdr",
     "α = (⟨ŝ, s⟩ + ε) / (‖s‖² + ε), then 10·log10 of the energies of α·s and α·s − ŝ (each + ε)",
     check_si_sdr,
+    withheld=(Withhold("lassnet.metrics.si_sdr"), Withhold("lassnet.metrics.si_sdri"),
+              Withhold("lassnet.metrics._si_sdr64"),
+              Withhold("torchmetrics.functional.scale_invariant_signal_distortion_ratio"),
+              Withhold("torchmetrics.functional.scale_invariant_signal_noise_ratio")),
 )
 SI_SDRI = Exercise(
     "si_sdri", "si_sdr_improvement", "exercises", "lassnet.metrics.si_sdri",
     "the estimate's SI-SDR minus the mixture's, against the same reference", check_si_sdri,
+    # SI-SDR itself stays allowed: this exercise is about the baseline, not the metric.
+    withheld=(Withhold("lassnet.metrics.si_sdri"),),
 )
