@@ -525,6 +525,9 @@ class Exercise:
             and its aliases; for an *apply* exercise, whatever would answer it outright.
         kind: ``"transcribe"`` (write a given formula as code, compared with the library) or
             ``"apply"`` (use the idea on a new case; the checker measures the answer).
+        teaches: the number of the chapter that teaches the idea (1–8); the exercises of one
+            chapter make one nbgrader assignment (``tools/exercises.py``).
+        points: what the exercise is worth in an nbgrader assignment.
     """
 
     name: str
@@ -535,3 +538,5 @@ class Exercise:
     checker: Callable[..., CheckResult]
     withheld: tuple[Withhold, ...] = field(default=())
     kind: str = "transcribe"
+    teaches: int = 0
+    points: int = 1

@@ -110,6 +110,7 @@ def check_residual_block(fn, progress: bool = True) -> CheckResult:
 RESIDUAL_BLOCK = Exercise(
     "residual_block", "residual_forward", "02_blocks", "lassnet.blocks.ResidualBlock.forward",
     "(batch norm → LeakyReLU → conv) twice, then add the shortcut of x", check_residual_block,
+    teaches=2,
     withheld=(Withhold("lassnet.blocks.ResidualBlock.forward"),
               Withhold("lassnet.blocks.EncoderBlock.forward"),
               Withhold("lassnet.blocks.DecoderBlock.forward")),

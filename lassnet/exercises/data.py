@@ -77,6 +77,7 @@ def check_mix_at_snr(fn, progress: bool = True) -> CheckResult:
 MIX_AT_SNR = Exercise(
     "mix_at_snr", "mix_at_snr", "exercises", "lassnet.audio.mix_at_snr",
     "match the interferer's energy to the target's, then a gain of −snr_db dB", check_mix_at_snr,
+    teaches=6,
     withheld=(Withhold("lassnet.audio.mix_at_snr"), Withhold("lassnet.audio.scale_to_snr"),
               Withhold("lassnet.audio.match_energy")),
 )

@@ -90,6 +90,7 @@ FILM = Exercise(
     "film", "film_forward", "03_film", "lassnet.film.FiLM + FiLMBatchNorm2d",
     "β = linear(embedding), one value per channel, added after the batch norm", check_film,
     # The batch norm itself stays callable (bn(x) is part of the answer), but not with a shift.
+    teaches=3,
     withheld=(Withhold("lassnet.film.FiLM.forward"),
               Withhold("lassnet.blocks.FiLMBatchNorm2d.forward",
                        allow=lambda self, x, film=None: film is None),

@@ -139,10 +139,11 @@ def check_ratio_mask(fn, progress: bool = True) -> CheckResult:
 APPLY_MASKS = Exercise(
     "apply_masks", "rotate_and_mask", "05_masks", "lassnet.masks.apply_masks",
     "scale the magnitude (clipped at 0); rotate the phase with the angle-sum identities",
-    check_apply_masks, withheld=(Withhold("lassnet.masks.apply_masks"),),
+    check_apply_masks, teaches=5, withheld=(Withhold("lassnet.masks.apply_masks"),),
 )
 RATIO_MASK = Exercise(
     "ratio_mask", "ratio_mask", "05_masks", "lassnet.masks.ideal_ratio_mask",
     "(|S|² / (|S|² + |N|²))^½ with N = X − S and a floored denominator", check_ratio_mask,
+    teaches=5,
     withheld=(Withhold("lassnet.masks.ideal_ratio_mask"), Withhold("lassnet.evaluate.oracle_irm")),
 )

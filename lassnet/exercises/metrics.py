@@ -119,6 +119,7 @@ SI_SDR = Exercise(
     "si_sdr", "si_sdr_db", "exercises", "lassnet.metrics.si_sdr",
     "α = (⟨ŝ, s⟩ + ε) / (‖s‖² + ε), then 10·log10 of the energies of α·s and α·s − ŝ (each + ε)",
     check_si_sdr,
+    teaches=8,
     withheld=(Withhold("lassnet.metrics.si_sdr"), Withhold("lassnet.metrics.si_sdri"),
               Withhold("lassnet.metrics._si_sdr64"),
               Withhold("torchmetrics.functional.scale_invariant_signal_distortion_ratio"),
@@ -128,5 +129,6 @@ SI_SDRI = Exercise(
     "si_sdri", "si_sdr_improvement", "exercises", "lassnet.metrics.si_sdri",
     "the estimate's SI-SDR minus the mixture's, against the same reference", check_si_sdri,
     # SI-SDR itself stays allowed: this exercise is about the baseline, not the metric.
+    teaches=8,
     withheld=(Withhold("lassnet.metrics.si_sdri"),),
 )

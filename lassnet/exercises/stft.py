@@ -70,5 +70,6 @@ STFT_SPLIT = Exercise(
     "stft_split", "split_magphase", "01_stft", "lassnet.stft.STFT.magphase",
     "|X| from the real and imaginary parts with a floor; cos∠X and sin∠X are the "
     "parts divided by |X|", check_stft_split,
+    teaches=1,
     withheld=(Withhold("lassnet.stft.magphase"), Withhold("lassnet.stft.STFT.magphase")),
 )

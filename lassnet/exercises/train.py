@@ -112,5 +112,5 @@ def check_train_step(fn, progress: bool = True) -> CheckResult:
 TRAIN_STEP = Exercise(
     "train_step", "train_step", "exercises", "lassnet.train.Trainer.train_step",
     "train mode, zero the gradients, forward, L1 loss, backward, optimiser step",
-    check_train_step, withheld=(Withhold("lassnet.train.Trainer.train_step"),),
+    check_train_step, teaches=7, withheld=(Withhold("lassnet.train.Trainer.train_step"),),
 )
