@@ -40,18 +40,27 @@ lists every exercise with the function it expects and the stub hint of the stude
 
 from __future__ import annotations
 
-from ._runner import CheckResult, Exercise
-from .blocks import RESIDUAL_BLOCK, check_residual_block
-from .data import MIX_AT_SNR, check_mix_at_snr
-from .film import FILM, check_film
-from .masks import APPLY_MASKS, RATIO_MASK, check_apply_masks, check_ratio_mask
-from .metrics import SI_SDR, SI_SDRI, check_si_sdr, check_si_sdri
-from .stft import STFT_SPLIT, check_stft_split
-from .train import TRAIN_STEP, check_train_step
+from ._runner import CheckResult, Exercise, Withhold
+from .blocks import RECEPTIVE_FIELD, RESIDUAL_BLOCK, check_receptive_field, check_residual_block
+from .data import MIX_AT_SNR, MIX_MANY, check_mix_at_snr, check_mix_many
+from .film import FILM, STEER, check_film, check_steer
+from .masks import (
+    APPLY_MASKS,
+    HARMONIC_MASK,
+    RATIO_MASK,
+    check_apply_masks,
+    check_harmonic_mask,
+    check_ratio_mask,
+)
+from .metrics import PAIRED, SI_SDR, SI_SDRI, check_paired, check_si_sdr, check_si_sdri
+from .query import ENSEMBLE, RETRIEVE, check_ensemble, check_retrieve
+from .stft import CHOOSE_N_FFT, STFT_SPLIT, check_choose_n_fft, check_stft_split
+from .train import ACCUMULATE, TRAIN_STEP, check_accumulate, check_train_step
 
 __all__ = [
     "CheckResult",
     "Exercise",
+    "Withhold",
     "EXERCISES",
     "check",
     "check_stft_split",
@@ -63,13 +72,24 @@ __all__ = [
     "check_si_sdri",
     "check_mix_at_snr",
     "check_train_step",
+    "check_choose_n_fft",
+    "check_receptive_field",
+    "check_steer",
+    "check_retrieve",
+    "check_ensemble",
+    "check_harmonic_mask",
+    "check_mix_many",
+    "check_accumulate",
+    "check_paired",
 ]
 
-#: Every exercise by name, in the order of the book's exercise list.
+#: Every exercise by name, chapter by chapter: each chapter's transcribe exercise(s), then its
+#: apply exercise.
 EXERCISES: dict[str, Exercise] = {
     e.name: e
-    for e in [STFT_SPLIT, RESIDUAL_BLOCK, FILM, APPLY_MASKS, RATIO_MASK, MIX_AT_SNR, TRAIN_STEP,
-              SI_SDR, SI_SDRI]
+    for e in [STFT_SPLIT, CHOOSE_N_FFT, RESIDUAL_BLOCK, RECEPTIVE_FIELD, FILM, STEER, RETRIEVE,
+              ENSEMBLE, APPLY_MASKS, RATIO_MASK, HARMONIC_MASK, MIX_AT_SNR, MIX_MANY, TRAIN_STEP,
+              ACCUMULATE, SI_SDR, SI_SDRI, PAIRED]
 }
 
 

@@ -107,24 +107,33 @@ class Withhold:
 
 def _resolve(path: str):
     """``(owner, attribute name, object)`` of a dotted path; ``None`` when the attribute does
-    not exist or its package is not installed; ``"not imported"`` when its top-level package
-    is installed but not imported yet (importing torchmetrics only to withhold it would cost
-    seconds; :class:`_BlockImports` refuses its import instead)."""
+    not exist or its package is not installed; ``("not imported", module)`` when the module
+    that holds it is installed but not imported yet: importing a module (torchmetrics, say)
+    only to withhold it would cost seconds, so :class:`_BlockImports` refuses its import
+    instead."""
     parts = path.split(".")
-    if parts[0] not in sys.modules:
-        return "not imported" if importlib.util.find_spec(parts[0]) is not None else None
-    for cut in range(len(parts) - 1, 0, -1):
-        try:
-            owner = importlib.import_module(".".join(parts[:cut]))
-        except ImportError:
+    depth = 0  # parts[:depth] is the deepest module already imported
+    for i in range(1, len(parts)):
+        name = ".".join(parts[:i])
+        if name in sys.modules:
+            depth = i
             continue
         try:
-            for name in parts[cut:-1]:
-                owner = getattr(owner, name)
-            return owner, parts[-1], getattr(owner, parts[-1])
-        except AttributeError:
-            return None
-    return None
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is not None:
+            return ("not imported", name)
+        break
+    if depth == 0:
+        return None
+    owner = sys.modules[".".join(parts[:depth])]
+    try:
+        for name in parts[depth:-1]:
+            owner = getattr(owner, name)
+        return owner, parts[-1], getattr(owner, parts[-1])
+    except AttributeError:
+        return None
 
 
 def _refusal(path: str, original, allow):
@@ -143,17 +152,18 @@ def _refusal(path: str, original, allow):
 
 
 class _BlockImports(importlib.abc.MetaPathFinder):
-    """A finder that refuses to import the packages of withheld references that were not
-    imported before the student's function ran."""
+    """A finder that refuses to import the modules of withheld references that were not
+    imported before the student's function ran (and their submodules)."""
 
     def __init__(self, blocked: dict[str, str]):
-        self.blocked = blocked  # top-level package -> the withheld path
+        self.blocked = blocked  # module -> the withheld path
 
     def find_spec(self, fullname, path=None, target=None):
-        top = fullname.split(".")[0]
-        if top in self.blocked:
-            raise _UseTheLayers(f"write it yourself: {self.blocked[top]} is what this exercise "
-                                f"checks against, so your function may not import {top}")
+        for module, withheld in self.blocked.items():
+            if fullname == module or fullname.startswith(module + "."):
+                raise _UseTheLayers(f"write it yourself: {withheld} is what this exercise "
+                                    f"checks against, so your function may not import "
+                                    f"{module}")
         return None
 
 
@@ -214,8 +224,8 @@ def _withheld(items: Sequence[Withhold], fn=None) -> Iterator[None]:
         stand_ins: dict[int, object] = {}
         for item in items:
             found = _resolve(item.path)
-            if found == "not imported":
-                blocked.setdefault(item.path.split(".")[0], item.path)
+            if found is not None and found[0] == "not imported":
+                blocked.setdefault(found[1], item.path)
                 continue
             if found is None:
                 continue
@@ -378,7 +388,8 @@ def _run(
         message = f"FAIL {name} — {where}: {hint}"
         return finish(CheckResult(name, False, message, index, total, description, error))
     names = "; ".join(description for description, _ in cases)
-    message = f"PASS {name}: all {total} cases agree with {reference} ({names})"
+    verb = "pass, measured against" if exercise.kind == "apply" else "agree with"
+    message = f"PASS {name}: all {total} cases {verb} {reference} ({names})"
     return finish(CheckResult(name, True, message, total, total))
 
 

@@ -7,11 +7,17 @@ missing shortcut, a ReLU, a hard-coded slope, post-activation order and an activ
 sum. Calling the block itself is refused: ``block(x)``, ``type(block).forward(block, x)``, a new
 block, or an encoder or decoder block (which run residual blocks) while the student's function
 runs. Taught in chapter 2 (Encoder and decoder blocks).
+
+The *apply* exercise ``receptive_field_frames`` (on the book's exercises page) asks how many
+input frames one output of a stack of encoder blocks sees; :func:`check_receptive_field`
+measures it with the input gradient of real blocks (lassnet.introspect's own
+``receptive_field`` is withheld).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 
 import torch
 import torch.nn.functional as F
@@ -114,4 +120,76 @@ RESIDUAL_BLOCK = Exercise(
     withheld=(Withhold("lassnet.blocks.ResidualBlock.forward"),
               Withhold("lassnet.blocks.EncoderBlock.forward"),
               Withhold("lassnet.blocks.DecoderBlock.forward")),
+)
+
+
+# --------------------------------------------------------------------------- apply: RF
+@functools.cache
+def _measured_receptive_field(depth: int, num_blocks: int) -> int:
+    """How many input frames one output of ``depth`` stacked :class:`EncoderBlock` s (each
+    ``num_blocks`` residual blocks, then a 2×2 average pooling) depends on: the extent, along
+    time, of the non-zero gradient of one central output with respect to the input."""
+    from ..blocks import EncoderBlock
+
+    blocks = [EncoderBlock(1 if i == 0 else 2, 2, num_blocks=num_blocks).eval()
+              for i in range(depth)]
+    frames, bins = 2**depth * 24, 2**depth * 2
+    x = torch.randn(1, 1, frames, bins, requires_grad=True)
+    h = x
+    for block in blocks:
+        h, _ = block(h)
+    h[0, :, h.shape[2] // 2, h.shape[3] // 2].sum().backward()
+    seen = torch.nonzero(x.grad[0, 0].abs().sum(-1) > 0).flatten()
+    return int(seen.max() - seen.min() + 1)
+
+
+def _receptive_cases():
+    def case(depth, num_blocks):
+        def run(fn):
+            expected = _measured_receptive_field(depth, num_blocks)
+            got = _call(fn, depth, num_blocks)
+            if isinstance(got, torch.Tensor) and got.numel() == 1:
+                got = got.item()
+            if isinstance(got, bool) or not isinstance(got, (int, float)) or got != int(got):
+                raise _Mismatch(f"return a whole number of frames, got {got!r}")
+            got = int(got)
+            if got == expected:
+                return
+            conv_only = 1 + 4 * num_blocks * depth  # every 3×3 conv adds 2, no pooling growth
+            if got == conv_only:
+                raise _Mismatch("each convolution after a pooling reaches twice as far in "
+                                "input frames: the growth must be multiplied by the "
+                                "accumulated stride")
+            if got < expected:
+                raise _Mismatch(f"too small: measured, the output sees more input frames than "
+                                f"{got}. Count both 3×3 convolutions of every residual block "
+                                "and what each pooling adds")
+            raise _Mismatch(f"too large: measured, the output sees fewer input frames than "
+                            f"{got}. The shortcut's 1×1 convolution adds nothing")
+        return run
+
+    return [
+        ("one encoder block", case(1, 1)),
+        ("two encoder blocks", case(2, 1)),
+        ("three encoder blocks", case(3, 1)),
+        ("two encoder blocks of two residual blocks each", case(2, 2)),
+        ("four encoder blocks", case(4, 1)),
+    ]
+
+
+def check_receptive_field(fn, progress: bool = True) -> CheckResult:
+    """Check ``receptive_field_frames(depth, num_blocks) -> int`` (chapter 2's apply exercise)
+    against a measurement: the extent of the non-zero input gradient of one output of
+    ``depth`` stacked encoder blocks (:func:`_measured_receptive_field`)."""
+    return _run(RECEPTIVE_FIELD, fn, _receptive_cases, progress)
+
+
+RECEPTIVE_FIELD = Exercise(
+    "receptive_field", "receptive_field_frames", "exercises",
+    "the measured input-gradient extent of stacked EncoderBlocks",
+    "follow the reach r and the stride j block by block: a k×k conv adds (k−1)·j, a pooling "
+    "by 2 adds j and doubles j", check_receptive_field, kind="apply", teaches=2, points=2,
+    withheld=(Withhold("lassnet.introspect.receptive_field"),
+              Withhold("lassnet.introspect.receptive_field_trace"),
+              Withhold("lassnet.exercises.blocks._measured_receptive_field")),
 )
