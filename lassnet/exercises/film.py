@@ -10,8 +10,8 @@ is withheld. Taught in chapter 3 (FiLM).
 
 The *apply* exercise ``strongest_query`` (on the book's exercises page) asks which unit query
 embedding shifts one channel the most; :func:`check_steer` measures the shift the student's
-query gives against the largest possible (nothing in the library answers it, so nothing is
-withheld).
+query gives against the largest possible (nothing in the library answers it; the checker's
+own answer is withheld).
 """
 
 from __future__ import annotations
@@ -104,14 +104,20 @@ FILM = Exercise(
 
 
 # --------------------------------------------------------------------------- apply: steering
+def _best_query(linear: nn.Linear, channel: int) -> torch.Tensor:
+    """The checker's answer: the unit vector along row ``channel`` of the weight, ``(D,)``."""
+    row = linear.weight[channel].detach()
+    return row / row.norm()
+
+
 def _steer_cases():
     def case(dim, channels, channel):
         def run(fn):
             linear = nn.Linear(dim, channels)
             with torch.no_grad():
                 linear.bias.copy_(0.5 * torch.randn(channels))
-                best = float(linear.weight[channel].norm() + linear.bias[channel])  # ‖W_k‖ + b_k
-                worst = float(linear.bias[channel] - linear.weight[channel].norm())
+                best = float(linear(_best_query(linear, channel))[channel])  # ‖W_k‖ + b_k
+                worst = float(linear(-_best_query(linear, channel))[channel])
             got = _call(fn, copy.deepcopy(linear), channel)
             if got is None:
                 raise _Mismatch("your function returned None; return the query embedding")
@@ -162,4 +168,5 @@ STEER = Exercise(
     "steer", "strongest_query", "exercises", "the largest shift a unit query can give",
     "β_k = W_k · e + b_k; among unit vectors e, which maximises a dot product?", check_steer,
     kind="apply", teaches=3, points=2,
+    withheld=(Withhold("lassnet.exercises.film._best_query"),),
 )

@@ -145,6 +145,9 @@ def _n_fft_cases():
             if got not in N_FFT_CHOICES:
                 raise _Mismatch(f"n_fft = {got} is not one of the choices (powers of two "
                                 f"from {N_FFT_CHOICES[0]} to {N_FFT_CHOICES[-1]})")
+            if got > sample_rate // 2:
+                raise _Mismatch(f"n_fft = {got} is longer than half of the one-second test "
+                                "sounds; choose a shorter window")
             if not works:
                 raise _Mismatch(f"n_fft = {got} cannot resolve both: for these gaps no size "
                                 "does (a window long enough for the tones blurs the clicks); "
