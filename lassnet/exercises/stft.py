@@ -130,11 +130,13 @@ def _clicks_resolved(sample_rate: int, gap_s: float, n_fft: int) -> bool:
 def _n_fft_cases():
     def case(sample_rate, tone_gap, click_gap):
         def run(fn):
-            works = [n for n in N_FFT_CHOICES if _tones_resolved(sample_rate, tone_gap, n)
-                     and _clicks_resolved(sample_rate, click_gap, n)]
+            def works():  # the sizes that resolve both (measured only when needed)
+                return [n for n in N_FFT_CHOICES if _tones_resolved(sample_rate, tone_gap, n)
+                        and _clicks_resolved(sample_rate, click_gap, n)]
+
             got = _call(fn, sample_rate, tone_gap, click_gap)
             if got is None:
-                if works:
+                if works():
                     raise _Mismatch("you returned None, but at least one of the sizes resolves "
                                     "both the tones and the clicks")
                 return
@@ -148,22 +150,23 @@ def _n_fft_cases():
             if got > sample_rate // 2:
                 raise _Mismatch(f"n_fft = {got} is longer than half of the one-second test "
                                 "sounds; choose a shorter window")
-            if not works:
+            tones = _tones_resolved(sample_rate, tone_gap, got)
+            clicks = _clicks_resolved(sample_rate, click_gap, got)
+            if tones and clicks:
+                return
+            if not works():
                 raise _Mismatch(f"n_fft = {got} cannot resolve both: for these gaps no size "
                                 "does (a window long enough for the tones blurs the clicks); "
                                 "return None when the trade-off has no answer")
-            tones = _tones_resolved(sample_rate, tone_gap, got)
-            clicks = _clicks_resolved(sample_rate, click_gap, got)
             if not tones:
                 raise _Mismatch(
                     f"with n_fft = {got} the two tones {tone_gap:g} Hz apart merge into one "
                     f"peak: its bins are {sample_rate / got:.3g} Hz apart and a Hann window's "
                     "peak is several bins wide, so the window must be longer")
-            if not clicks:
-                raise _Mismatch(
-                    f"with n_fft = {got} the two clicks {1000 * click_gap:g} ms apart blur into "
-                    f"one: the window lasts {1000 * got / sample_rate:.3g} ms, so it must be "
-                    "shorter")
+            raise _Mismatch(
+                f"with n_fft = {got} the two clicks {1000 * click_gap:g} ms apart blur into "
+                f"one: the window lasts {1000 * got / sample_rate:.3g} ms, so it must be "
+                "shorter")
         return run
 
     return [
