@@ -470,6 +470,22 @@ def test_a_package_not_yet_imported_cannot_be_imported_inside_the_answer(monkeyp
     assert not result and "may not import torchmetrics" in result.message
 
 
+def test_the_stand_in_does_not_hand_out_the_original():
+    """A stand-in's closure, defaults and globals hold no reference to the withheld function."""
+    original, seen = id(lassnet.metrics.si_sdr), []  # an id: a closure cell would be swapped
+
+    def si_sdr_db(estimate, reference):
+        stand_in = lassnet.metrics.si_sdr
+        seen.append(id(stand_in) == original)
+        cells = [c.cell_contents for c in stand_in.__closure__ or ()]
+        seen.append(any(id(c) == original for c in [*cells, *(stand_in.__defaults__ or ())]))
+        seen.append(any(id(v) == original for v in stand_in.__globals__.values()))
+        return torch.zeros(estimate.shape[:-1])
+
+    assert not check("si_sdr", si_sdr_db, progress=False)
+    assert seen == [False, False, False]
+
+
 def test_the_references_are_back_after_a_check():
     originals = (lassnet.metrics.si_sdr, lassnet.blocks.ResidualBlock.forward,
                  lassnet.blocks.FiLMBatchNorm2d.forward, F.cosine_similarity, F.normalize)

@@ -141,10 +141,14 @@ def _refusal(path: str, original, allow):
     message = (f"write it yourself: {path} is what this exercise checks against, so your "
                "function may not call it")
 
-    def withheld(*args, **kwargs):
-        if allow is not None and allow(*args, **kwargs):
-            return original(*args, **kwargs)
-        raise _UseTheLayers(message)
+    if allow is None:  # no reference to the original: its closure cannot hand it out
+        def withheld(*args, **kwargs):
+            raise _UseTheLayers(message)
+    else:
+        def withheld(*args, **kwargs):
+            if allow(*args, **kwargs):
+                return original(*args, **kwargs)
+            raise _UseTheLayers(message)
 
     withheld.__name__ = getattr(original, "__name__", "withheld")
     withheld.__qualname__ = f"withheld {path}"
