@@ -139,7 +139,9 @@ def _meta(cell) -> dict:
 def test_course_source_marks_answers_tests_and_read_only_cells(tmp_path):
     names = classroom.write_course(tmp_path)
     chapters = sorted({e.teaches for e in EXERCISES.values()})
-    assert names == [classroom.assignment_name(c) for c in chapters]
+    assert chapters == list(range(1, 9))
+    assert names == [classroom.assignment_name(c) for c in chapters] + [classroom.PROJECTS]
+    names = names[:-1]
     assert (tmp_path / "nbgrader_config.py").is_file()
     seen = []
     for chapter, name in zip(chapters, names, strict=True):
@@ -162,6 +164,39 @@ def test_course_source_marks_answers_tests_and_read_only_cells(tmp_path):
     assert sorted(seen) == sorted(EXERCISES)
     with pytest.raises(ValueError, match="has no exercises"):
         classroom.assignment_notebook(99)
+
+
+def test_the_projects_are_graded_by_hand_with_their_rubrics(tmp_path):
+    classroom.write_course(tmp_path)
+    nb = nbformat.read(tmp_path / "source" / "projects" / "projects.ipynb", as_version=4)
+    reports = [c for c in nb.cells if _meta(c)["solution"]]
+    assert len(reports) == 3 >= 3
+    for report in reports:  # a markdown answer with points and no test: graded by hand
+        assert report.cell_type == "markdown" and _meta(report)["grade"]
+        assert _meta(report)["points"] == classroom.PROJECT_POINTS
+    statements = [c for c in nb.cells if c.source.startswith("## Project")]
+    assert len(statements) == 3 and all(_meta(c)["locked"] for c in statements)
+    for statement in statements:  # the rubric's points add up to the project's
+        rows = [line.split("|") for line in statement.source.splitlines()
+                if line.startswith("| ") and line.split("|")[2].strip().isdigit()]
+        assert sum(int(r[2]) for r in rows) == classroom.PROJECT_POINTS, statement.source[:60]
+
+
+def test_generate_without_release_writes_the_course_source_only(tmp_path, capsys):
+    assert classroom.main(["generate", str(tmp_path), "--no-release"]) == 0
+    assert (tmp_path / "nbgrader" / "source" / "ch01" / "ch01.ipynb").is_file()
+    assert (tmp_path / "student" / "exercises.ipynb").is_file()
+    assert not (tmp_path / "nbgrader" / "release").exists()
+
+
+def test_a_missing_nbgrader_is_one_clear_error(tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "nbgrader" else real(name, *a))
+    with pytest.raises(ValueError, match=r"pip install -e \"\.\[classroom\]\""):
+        classroom.nbgrader(tmp_path, "--version")
 
 
 #: The assignment of the round trip: a chapter whose checkers take well under a second.

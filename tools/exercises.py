@@ -20,7 +20,9 @@ This tool writes, for every chapter with an exercise,
   cell worth :attr:`Exercise.points <lassnet.exercises.Exercise.points>` that calls the
   checker and asserts its result (read-only). The tool then runs ``nbgrader
   generate_assignment`` itself, so that ``release/chNN/chNN.ipynb`` is what nbgrader hands
-  out (needs the ``classroom`` extra: ``pip install -e ".[classroom]"``);
+  out (needs the ``classroom`` extra: ``pip install -e ".[classroom]"``).
+  ``source/projects/projects.ipynb`` holds the open-ended projects with their rubrics, one
+  answer cell each that a teacher grades by hand;
 
 and checks notebooks by running only their exercise cells (fast: the rest of the chapter is
 not executed)::
@@ -256,12 +258,62 @@ def assignment_notebook(chapter: int, book: Path = BOOK):
     return nb
 
 
+#: The projects' assignment: one manually graded answer per project, out of these points.
+PROJECTS = "projects"
+PROJECT_POINTS = 20
+
+
+def _projects(book: Path) -> list[tuple[str, str]]:
+    """``[(statement, rubric), ...]``: each project of the exercises page (its numbered item
+    under "## Projects", as ``"N: title\\n\\ntext"``) with its rubric from the course guide
+    (the table under ``**N. ...**``)."""
+    page = (book / "exercises.md").read_text()
+    section = page[page.index("## Projects"):]
+    items = re.split(r"^(?=\d+\. \*\*)", section, flags=re.M)[1:]
+    guide = (book / "course_guide.md").read_text()
+    found = []
+    for number, item in enumerate(items, 1):
+        start = guide.index(f"**{number}. ")
+        table = re.search(r"^\|.*?(?=^\s*$)", guide[start:], re.M | re.S)
+        head = re.match(r"\d+\. \*\*(.+?)\.?\*\*\s*(.*)", item.strip(), re.S)
+        body = "\n".join(line.strip() for line in head.group(2).splitlines())
+        found.append((f"{number}: {head.group(1)}\n\n{body}",
+                      table.group(0).strip() if table else ""))
+    return found
+
+
+def projects_notebook(book: Path = BOOK):
+    """The nbgrader source notebook of the projects: for each, the statement and its rubric
+    (read-only) and a markdown answer cell graded by hand, worth :data:`PROJECT_POINTS`."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python",
+                                 "name": "python3"}
+    nb.cells.append(_locked(nbformat.v4.new_markdown_cell(
+        "# Projects\n\nChoose the project(s) your teacher set. Write the report in the answer "
+        "cell under its statement (one page; figures as attached images or links) and hand in "
+        "the code that produced every number with it. Each project is graded by hand with the "
+        f"rubric under its statement, out of {PROJECT_POINTS} points."), "header"))
+    for number, (statement, rubric) in enumerate(_projects(book), 1):
+        nb.cells.append(_locked(nbformat.v4.new_markdown_cell(
+            f"## Project {statement}\n\n**Rubric**\n\n{rubric}"), f"project{number}_statement"))
+        answer = nbformat.v4.new_markdown_cell("YOUR ANSWER HERE")
+        answer.metadata["nbgrader"] = {"grade": True, "grade_id": f"project{number}_report",
+                                       "locked": False, "points": PROJECT_POINTS,
+                                       "schema_version": 3, "solution": True, "task": False}
+        nb.cells.append(answer)
+    for index, cell in enumerate(nb.cells):
+        cell.id = f"cell-{index}"
+    return nb
+
+
 def write_course(course: Path, chapters=None, book: Path = BOOK) -> list[str]:
-    """Write an nbgrader course folder: ``nbgrader_config.py`` and
-    ``source/chNN/chNN.ipynb`` for every chapter with exercises (or those in ``chapters``);
+    """Write an nbgrader course folder: ``nbgrader_config.py``,
+    ``source/chNN/chNN.ipynb`` for every chapter with exercises (or those in ``chapters``)
+    and, when ``chapters`` is not given, ``source/projects/projects.ipynb`` (graded by hand);
     return the assignment names."""
     from lassnet.exercises import EXERCISES
 
+    projects = chapters is None
     chapters = sorted({e.teaches for e in EXERCISES.values()}) if chapters is None \
         else list(chapters)
     course = Path(course)
@@ -275,6 +327,11 @@ def write_course(course: Path, chapters=None, book: Path = BOOK) -> list[str]:
         with atomic_write(path, "w", encoding="utf-8") as fh:
             nbformat.write(assignment_notebook(chapter, book), fh)
         names.append(name)
+    if projects:
+        path = course / "source" / PROJECTS / f"{PROJECTS}.ipynb"
+        with atomic_write(path, "w", encoding="utf-8") as fh:
+            nbformat.write(projects_notebook(book), fh)
+        names.append(PROJECTS)
     return names
 
 
