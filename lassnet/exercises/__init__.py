@@ -1,30 +1,46 @@
 """Automatic checks for the book's exercises (classroom use; see the book's course guide).
 
-Every exercise asks for one small function that the library already has. Its checker runs the
-student's function on random and edge-case inputs (odd lengths, a batch of one, silence, ...)
-next to the library's own function, prints ``PASS`` or ``FAIL`` with a hint that names what
-is wrong (a shape, a scale, a sign, a phase that was not rotated, a NaN on silence, ...)
-without giving the solution away, and returns a :class:`CheckResult`, which is true when every
-case agreed. A checker never raises because of the student's code: an exception, including
-the ``NotImplementedError`` of an unsolved stub, becomes a ``FAIL`` that names it.
+Every chapter has a *transcribe* exercise (a small function that the library already has; the
+checker runs the student's function on random and edge-case inputs next to the library's own)
+and an *apply* exercise (the idea used on a new case; the checker *measures* the answer: a
+resolution, an SI-SDR improvement, an update, an interval). A checker prints ``PASS`` or
+``FAIL`` with a hint that names what is wrong (a shape, a scale, a sign, a phase that was not
+rotated, a NaN on silence, a window too long for the clicks, ...) without giving the solution
+away, and returns a :class:`CheckResult`, which is true when every case passed. A checker never
+raises because of the student's code: an exception, including the ``NotImplementedError`` of an
+unsolved stub, becomes a ``FAIL`` that names it. While the student's function runs, what the
+exercise is checked against refuses to run (:class:`Withhold`, ``_runner.py``): calling
+``lassnet.metrics.si_sdr`` inside an SI-SDR answer is a ``FAIL ... write it yourself``.
 
-==================  ======================  =======  ==========================================
-checker             the student writes      chapter  compared with (cases in)
-==================  ======================  =======  ==========================================
-stft_split          ``split_magphase``      1        ``STFT.magphase`` (:mod:`.stft`)
-residual_block      ``residual_forward``    2        ``ResidualBlock`` (:mod:`.blocks`)
-film                ``film_forward``        3        ``FiLM`` + batch norm (:mod:`.film`)
-apply_masks         ``rotate_and_mask``     5        ``masks.apply_masks`` (:mod:`.masks`)
-ratio_mask          ``ratio_mask``          5        ``masks.ideal_ratio_mask`` (:mod:`.masks`)
-si_sdr              ``si_sdr_db``           8 (ex.)  ``metrics.si_sdr`` (:mod:`.metrics`)
-si_sdri             ``si_sdr_improvement``  8 (ex.)  ``metrics.si_sdri`` (:mod:`.metrics`)
-mix_at_snr          ``mix_at_snr``          6 (ex.)  ``audio.mix_at_snr`` (:mod:`.data`)
-train_step          ``train_step``          7 (ex.)  ``Trainer.train_step`` (:mod:`.train`)
-==================  ======================  =======  ==========================================
+======================  ===============================  ===  ==========  ======================
+checker                 the student writes               ch.  kind        module
+======================  ===============================  ===  ==========  ======================
+stft_split              ``split_magphase``               1    transcribe  :mod:`.stft`
+choose_n_fft            ``choose_n_fft``                 1    apply       :mod:`.stft`
+residual_block          ``residual_forward``             2    transcribe  :mod:`.blocks`
+receptive_field         ``receptive_field_frames``       2    apply       :mod:`.blocks`
+film                    ``film_forward``                 3    transcribe  :mod:`.film`
+steer                   ``strongest_query``              3    apply       :mod:`.film`
+retrieve                ``retrieve``                     4    transcribe  :mod:`.query`
+ensemble                ``ensemble_prototypes``          4    apply       :mod:`.query`
+apply_masks             ``rotate_and_mask``              5    transcribe  :mod:`.masks`
+ratio_mask              ``ratio_mask``                   5    transcribe  :mod:`.masks`
+harmonic_mask           ``harmonic_mask``                5    apply       :mod:`.masks`
+mix_at_snr              ``mix_at_snr``                   6    transcribe  :mod:`.data`
+mix_many                ``mix_many``                     6    apply       :mod:`.data`
+train_step              ``train_step``                   7    transcribe  :mod:`.train`
+accumulate              ``accumulated_step``             7    apply       :mod:`.train`
+si_sdr                  ``si_sdr_db``                    8    transcribe  :mod:`.metrics`
+si_sdri                 ``si_sdr_improvement``           8    transcribe  :mod:`.metrics`
+paired                  ``paired_difference``            8    apply       :mod:`.metrics`
+======================  ===============================  ===  ==========  ======================
 
-"(ex.)": on the book's exercises page. How a function is checked is in one short module per
+The transcribe exercises of chapters 1, 2, 3 and 5 are at the end of their chapters; all the
+others are on the book's exercises page (:attr:`Exercise.chapter` names the page,
+:attr:`Exercise.teaches` the chapter). How a function is checked is in one short module per
 chapter (the table's last column); the grading machinery they share (running the cases,
-comparing outputs, turning typical mistakes into hints) is in ``_runner.py``.
+comparing outputs, turning typical mistakes into hints, withholding references) is in
+``_runner.py``.
 
 Use in a notebook::
 
@@ -35,7 +51,7 @@ and in a test, silently: ``assert check_stft_split(split_magphase, progress=Fals
 (``progress``, as everywhere in lassnet, switches the feedback printed as the work goes on:
 here the PASS / FAIL line). :data:`EXERCISES`
 lists every exercise with the function it expects and the stub hint of the student version
-(``tools/exercises.py`` writes the student and teacher notebooks from the chapters).
+(``tools/exercises.py`` writes the student and teacher notebooks and the nbgrader course).
 """
 
 from __future__ import annotations
