@@ -16,9 +16,12 @@ si_sdr`` copies, ``lassnet.si_sdr`` re-exports, torchmetrics' re-exports), by a 
 raises "write it yourself: <name> is what this exercise checks against"; a class attribute
 (a method) is replaced on the class, so ``type(block).forward(block, x)`` is refused as well
 as ``block(x)``. The checkers compute their expected outputs with references bound as local
-names before the student's call, so the patching never reaches them. What the guard cannot
-stop: copying the library's source text, or reloading its modules; a teacher still reads
-what they grade.
+names before the student's call, so the patching never reaches them. The student's own globals
+(a notebook's namespace), closure cells and default arguments are searched too, and a
+module not imported before the student's function runs cannot be imported inside it. What
+the guard cannot stop: copying the library's source text, reloading its modules, or a
+reference hidden inside a list or an object before the check; a teacher still reads what
+they grade.
 
 This module is the same for every exercise; the cases of each chapter live in their own
 module of :mod:`lassnet.exercises` (``stft``, ``blocks``, ``film``, ``query``, ``masks``,
