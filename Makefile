@@ -18,7 +18,7 @@ help:
 	@echo "make chromium       (optional, root) apt-get install chromium for browser-check"
 
 install:
-	$(PIP) install -q -c $(CONSTRAINTS) -e ".[dev,book,clap]"
+	$(PIP) install -q -c $(CONSTRAINTS) -e ".[dev,book,clap,classroom]"
 	$(PIP) install -q --no-deps "laion-clap==1.1.7"
 
 book: install
@@ -42,8 +42,10 @@ notebook-test: notebooks
 colab:
 	$(PYTHON) tools/notebooks.py --colab book/colab
 
-# Exercises for a class: build/classroom/student (solutions replaced by stubs) and
-# build/classroom/teacher (solutions kept); `python tools/exercises.py check DIR` runs the checkers.
+# Exercises for a class: build/classroom/student (solutions replaced by stubs),
+# build/classroom/teacher (solutions kept) and build/classroom/nbgrader, an nbgrader course
+# (source/chNN, then release/chNN made by `nbgrader generate_assignment`; the classroom extra).
+# `python tools/exercises.py check DIR` runs the checkers of handed-in notebooks.
 classroom:
 	rm -rf build/classroom
 	$(PYTHON) tools/exercises.py generate build/classroom

@@ -1,12 +1,17 @@
-"""Student and teacher notebooks from the book (tools/exercises.py, `make classroom`).
+"""Student and teacher notebooks and the nbgrader course from the book (tools/exercises.py,
+`make classroom`).
 
 The generator runs into a temporary folder; then only the exercise cells of each notebook are
 executed in-process (the chapters themselves are not run): every teacher exercise passes its
-checker, and every student stub makes its checker return FAIL without crashing.
+checker, and every student stub makes its checker return FAIL without crashing. The nbgrader
+course is checked cell by cell, and one assignment makes the real round trip: nbgrader
+generate_assignment, a solved and a blank submission, nbgrader autograde, the gradebook's
+scores.
 """
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import nbformat
@@ -127,21 +132,115 @@ def test_a_broken_solution_cell_is_a_fail_not_a_crash():
     assert "does not define si_sdr_db" in classroom.run_exercise(cells).message
 
 
-def test_nbgrader_version_marks_cells_and_asserts_in_checker_cells(tmp_path):
-    classroom.generate(tmp_path, nbgrader=True)
-    nb = nbformat.read(tmp_path / "student" / "exercises.ipynb", as_version=4)
-    marked = [c for c in nb.cells if "nbgrader" in c.metadata]
-    answers = [c for c in marked if c.metadata["nbgrader"]["solution"]]
-    tests = [c for c in marked if c.metadata["nbgrader"]["grade"]]
-    assert len(answers) == len(tests) == sum(e.chapter == "exercises" for e in EXERCISES.values())
-    assert all(c.metadata["nbgrader"]["points"] == 1 for c in tests)
-    assert all("assert result" in c.source for c in tests)
-    # Graded strictly, a stub's checker cell raises (nbgrader scores that as 0 points) ...
-    rows = classroom.check_notebooks([tmp_path / "student" / "exercises.ipynb"], True)
-    assert all(not r and "AssertionError" in r.message for _, r in rows)
-    # ... and the teacher's passes.
-    rows = classroom.check_notebooks([tmp_path / "teacher" / "exercises.ipynb"], True)
-    assert all(r.passed for _, r in rows)
+def _meta(cell) -> dict:
+    return cell.metadata.get("nbgrader", {})
+
+
+def test_course_source_marks_answers_tests_and_read_only_cells(tmp_path):
+    names = classroom.write_course(tmp_path)
+    chapters = sorted({e.teaches for e in EXERCISES.values()})
+    assert chapters == list(range(1, 9))
+    assert names == [classroom.assignment_name(c) for c in chapters] + [classroom.PROJECTS]
+    names = names[:-1]
+    assert (tmp_path / "nbgrader_config.py").is_file()
+    seen = []
+    for chapter, name in zip(chapters, names, strict=True):
+        nb = nbformat.read(tmp_path / "source" / name / f"{name}.ipynb", as_version=4)
+        assert all(_meta(c) for c in nb.cells), "every cell is an nbgrader cell"
+        answers = [c for c in nb.cells if _meta(c)["solution"]]
+        tests = [c for c in nb.cells if _meta(c)["grade"]]
+        expected = [n for n, e in EXERCISES.items() if e.teaches == chapter]
+        assert [_meta(c)["grade_id"] for c in answers] == [f"{n}_answer" for n in expected]
+        assert [_meta(c)["grade_id"] for c in tests] == [f"{n}_test" for n in expected]
+        for answer, test, exercise in zip(answers, tests, expected, strict=True):
+            assert classroom.BEGIN in answer.source and EXERCISES[exercise].hint in answer.source
+            assert _meta(test)["locked"] and _meta(test)["points"] == EXERCISES[exercise].points
+            assert f"check({exercise!r}" in test.source and "assert result" in test.source
+        # Statements (and the header) are read-only markdown; each begins at its heading.
+        others = [c for c in nb.cells if c not in answers and c not in tests]
+        assert all(c.cell_type == "markdown" and _meta(c)["locked"] for c in others)
+        assert all(c.source.startswith("#") for c in others), [c.source[:40] for c in others]
+        seen += expected
+    assert sorted(seen) == sorted(EXERCISES)
+    with pytest.raises(ValueError, match="has no exercises"):
+        classroom.assignment_notebook(99)
+
+
+def test_the_projects_are_graded_by_hand_with_their_rubrics(tmp_path):
+    classroom.write_course(tmp_path)
+    nb = nbformat.read(tmp_path / "source" / "projects" / "projects.ipynb", as_version=4)
+    reports = [c for c in nb.cells if _meta(c)["solution"]]
+    assert len(reports) == 3 >= 3
+    for report in reports:  # a markdown answer with points and no test: graded by hand
+        assert report.cell_type == "markdown" and _meta(report)["grade"]
+        assert _meta(report)["points"] == classroom.PROJECT_POINTS
+    statements = [c for c in nb.cells if c.source.startswith("## Project")]
+    assert len(statements) == 3 and all(_meta(c)["locked"] for c in statements)
+    for statement in statements:  # the rubric's points add up to the project's
+        rows = [line.split("|") for line in statement.source.splitlines()
+                if line.startswith("| ") and line.split("|")[2].strip().isdigit()]
+        assert sum(int(r[2]) for r in rows) == classroom.PROJECT_POINTS, statement.source[:60]
+
+
+def test_generate_without_release_writes_the_course_source_only(tmp_path, capsys):
+    assert classroom.main(["generate", str(tmp_path), "--no-release"]) == 0
+    assert (tmp_path / "nbgrader" / "source" / "ch01" / "ch01.ipynb").is_file()
+    assert (tmp_path / "student" / "exercises.ipynb").is_file()
+    assert not (tmp_path / "nbgrader" / "release").exists()
+
+
+def test_a_missing_nbgrader_is_one_clear_error(tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "nbgrader" else real(name, *a))
+    with pytest.raises(ValueError, match=r"pip install -e \"\.\[classroom\]\""):
+        classroom.nbgrader(tmp_path, "--version")
+
+
+#: The assignment of the round trip: a chapter whose checkers take well under a second.
+ROUND_TRIP = 8
+
+
+def test_nbgrader_round_trip_full_marks_and_zero(tmp_path):
+    """The real thing, offline: nbgrader generate_assignment, a solved and a blank submission,
+    nbgrader autograde (which executes both with a python3 kernel), scores from the
+    gradebook."""
+    pytest.importorskip("nbgrader")
+    from nbgrader.api import Gradebook
+
+    course = tmp_path / "course"
+    [name] = classroom.write_course(course, [ROUND_TRIP])
+    [released] = classroom.release(course, [name])
+    source = nbformat.read(course / "source" / name / f"{name}.ipynb", as_version=4)
+    blank = nbformat.read(released, as_version=4)
+    assert classroom.BEGIN not in nbformat.writes(blank)  # nbgrader removed the solutions
+    solved = copy.deepcopy(blank)
+    answers = {_meta(c)["grade_id"]: c.source for c in source.cells if _meta(c).get("solution")}
+    filled = 0
+    for cell in solved.cells:
+        if _meta(cell).get("solution"):
+            assert "raise NotImplementedError" in cell.source
+            cell.source = answers[_meta(cell)["grade_id"]]
+            filled += 1
+    assert filled == len(answers) > 0
+    for student, nb in (("ada", solved), ("bob", blank)):
+        path = course / "submitted" / student / name / f"{name}.ipynb"
+        path.parent.mkdir(parents=True)
+        nbformat.write(nb, path)
+    classroom.nbgrader(course, "autograde", name, "--force")
+    points = sum(e.points for e in EXERCISES.values() if e.teaches == ROUND_TRIP)
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        ada = gradebook.find_submission(name, "ada")
+        bob = gradebook.find_submission(name, "bob")
+        assert ada.max_score == bob.max_score == points
+        assert ada.score == points, [(g.name, g.auto_score) for g in ada.notebooks[0].grades]
+        assert bob.score == 0
+        for grade in ada.notebooks[0].grades:
+            assert grade.auto_score == grade.max_score
+        for grade in bob.notebooks[0].grades:
+            assert grade.auto_score == 0
 
 
 def test_time_runs_each_chapter_with_or_without_the_fast_switch(tmp_path):

@@ -1,18 +1,39 @@
-"""The exercise checkers: right answers pass, typical wrong answers and stubs fail cleanly.
+"""The exercise checkers: right answers pass, typical wrong answers and stubs fail cleanly,
+and an answer that calls what the exercise is checked against fails ("write it yourself").
 
 The right answers are the book's own solution cells (``tools.exercises.solutions``); the wrong
-answers are written here, most of them as one deliberate change to the book's answer.
+answers are written here, most of them as one deliberate change to the book's answer; the
+"cheats" call the library's reference (or the checker's own measurement) in every way a
+student might reach it: the module attribute, a ``from ... import`` copy, a closure, a default
+argument, the class's method called directly, a package imported inside the function.
 """
 
 from __future__ import annotations
 
 import functools
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
+import lassnet.audio
+import lassnet.blocks
+import lassnet.evaluate
+import lassnet.exercises.blocks
+import lassnet.exercises.data
+import lassnet.exercises.film
+import lassnet.exercises.masks
+import lassnet.exercises.stft
+import lassnet.exercises.train
+import lassnet.introspect
+import lassnet.masks
+import lassnet.metrics
+import lassnet.query.base
+import lassnet.stft
+import lassnet.train
 from lassnet.exercises import EXERCISES, CheckResult, check
 from tools import exercises as classroom
 
@@ -87,6 +108,119 @@ def _residual_without_shortcut(b, x):
     return right("residual_block")(b, x) - b.shortcut(x)
 
 
+def _comb(width_bins: float):
+    """A harmonic comb whose teeth are ``width_bins`` bins wide on each side."""
+    def harmonic_mask(spec, f0, sample_rate, n_fft):
+        freqs = torch.arange(spec.shape[-1]) * sample_rate / n_fft
+        distance = (freqs - f0 * torch.round(freqs / f0)).abs()
+        return ((distance <= width_bins * sample_rate / n_fft) & (freqs >= f0 / 2)).float()
+
+    return harmonic_mask
+
+
+def _each_at_snr(target, interferers, snr_db):
+    scaled = [lassnet.audio.mix_at_snr(target, i, snr_db)[1] for i in interferers]
+    return target + sum(scaled), scaled
+
+
+def _energies_added(target, interferers, snr_db):
+    """Assumes that the energy of the sum is the sum of the energies."""
+    matched = [lassnet.audio.match_energy(i, target) for i in interferers]
+    gain = (1 / len(matched)) ** 0.5 * 10 ** (-snr_db / 20)
+    scaled = [gain * m for m in matched]
+    return target + sum(scaled), scaled
+
+
+def _accumulate_changed(change: str):
+    """``accumulated_step`` with one mistake: ``"sum"`` (micro-batch means added, not
+    weighted), ``"step each"`` (an optimiser step per micro-batch), ``"equal weights"`` (each
+    micro-batch's mean divided by their number) or ``"whole"`` (the batch at once)."""
+    def step(model, optimizer, mixture, target, micro):
+        batch = mixture.shape[0]
+        if change == "whole":
+            micro = batch
+        chunks = list(range(0, batch, micro))
+        optimizer.zero_grad()
+        total = 0.0
+        for start in chunks:
+            part, wanted = mixture[start:start + micro], target[start:start + micro]
+            loss = (model(part) - wanted).abs().mean()
+            if change == "equal weights":
+                loss = loss / len(chunks)
+            elif change != "sum":
+                loss = loss * part.shape[0] / batch
+            loss.backward()
+            total += loss.item()
+            if change == "step each":
+                optimizer.step()
+                optimizer.zero_grad()
+        if change != "step each":
+            optimizer.step()
+        return total
+
+    return step
+
+
+def _unpaired(a, b, n_boot, seed):
+    """A and B resampled independently of each other."""
+    a, b = np.asarray(a), np.asarray(b)
+    rng = np.random.default_rng(seed)
+    means = (b[rng.integers(0, b.size, (n_boot, b.size))].mean(1)
+             - a[rng.integers(0, a.size, (n_boot, a.size))].mean(1))
+    low, high = np.quantile(means, [0.025, 0.975])
+    return float((b - a).mean()), float(low), float(high)
+
+
+def _closure_over(function):
+    def answer(*args):
+        return function(*args)
+
+    return answer
+
+
+#: For every exercise, answers that call what it is checked against; each must FAIL naming it.
+CHEATS = {
+    "stft_split": [lambda s: lassnet.stft.magphase(s.real, s.imag),
+                   lambda s: lassnet.stft.STFT.magphase(None, s)],
+    "choose_n_fft": [lambda sr, tg, cg: next(
+        (n for n in lassnet.exercises.stft.N_FFT_CHOICES
+         if lassnet.exercises.stft._tones_resolved(sr, tg, n)), None)],
+    "residual_block": [lambda b, x: type(b).forward(b, x), lambda b, x: b(x),
+                       lambda b, x: lassnet.blocks.ResidualBlock.forward(b, x)],
+    "receptive_field": [lambda d, n: lassnet.exercises.blocks._measured_receptive_field(d, n),
+                        lambda d, n: lassnet.introspect.receptive_field(torch.nn.Identity())],
+    "film": [lambda x, e, bn, lin: bn(x, {bn.film_key: (lin(e)[:, :, None, None], None)}),
+             lambda x, e, bn, lin: type(bn).forward(bn, x, {bn.film_key: (
+                 lin(e)[:, :, None, None], None)})],
+    "steer": [lambda lin, k: lassnet.exercises.film._best_query(lin, k)],
+    "retrieve": [lambda q, p, y: (F.cosine_similarity(q[:, None], p[None], dim=-1), 1.0),
+                 lambda q, p, y: (F.normalize(q, dim=-1) @ F.normalize(p, dim=-1).T, 1.0),
+                 lambda q, p, y: (torch.cosine_similarity(q[:, None], p[None], dim=-1), 1.0)],
+    "ensemble": [lambda embed, classes, t: lassnet.query.base.class_prototypes(
+        embed, classes, {c: [x.format(c) for x in t] for c in classes})],
+    "apply_masks": [lambda *a: lassnet.masks.apply_masks(*a)],
+    "ratio_mask": [lambda S, X: lassnet.masks.ideal_ratio_mask(S, X)],
+    "harmonic_mask": [lambda spec, f0, sr, n: (
+        lassnet.exercises.masks._masked_si_sdri(1.0, spec, None, None, None), 1)[1]],
+    "mix_at_snr": [lambda t, i, snr: lassnet.audio.mix_at_snr(t, i, snr),
+                   lambda t, i, snr: (t + lassnet.audio.scale_to_snr(t, i, snr),
+                                      lassnet.audio.scale_to_snr(t, i, snr))],
+    "mix_many": [lambda t, i, snr: (lassnet.exercises.data._measured_snr_db(t, i[0]), 1)[1]],
+    "train_step": [lambda m, o, x, c, t: lassnet.train.Trainer.train_step(
+        None, dict(mixture=x, target=t, caption=["a"] * len(x)))],
+    "accumulate": [lambda m, o, x, t, micro: lassnet.exercises.train._full_batch_step(
+        m, x, t, 0.5)[0]],
+    "si_sdr": [lambda e, r: lassnet.metrics.si_sdr(e, r), _closure_over(lassnet.metrics.si_sdr),
+               lambda e, r, f=lassnet.metrics.si_sdr: f(e, r),
+               lambda e, r: lassnet.metrics.si_sdri(e, r, torch.zeros_like(r)),
+               lambda e, r: __import__("torchmetrics.functional").functional
+               .scale_invariant_signal_distortion_ratio(e, r)],
+    "si_sdri": [lambda e, r, m: lassnet.metrics.si_sdri(e, r, m)],
+    "paired": [lambda a, b, n, s: ((np.mean(b) - np.mean(a)),
+                                   *lassnet.evaluate.bootstrap_ci(np.asarray(b) - a))],
+}
+
+
 W = pytest.param
 WRONG = [
     # exercise, the mistake, the function, a fragment its FAIL message must contain
@@ -114,7 +248,7 @@ WRONG = [
       + b.shortcut(x), "negative_slope", id="residual_block-hard-coded slope"),
     W("residual_block", lambda b, x: _residual_without_shortcut(b, x) + x, "raised RuntimeError",
       id="residual_block-adds x instead of the shortcut"),
-    W("residual_block", lambda b, x: b(x), "called the block itself",
+    W("residual_block", lambda b, x: b(x), "write it yourself",
       id="residual_block-calls the block itself"),
     W("film", lambda x, e, bn, lin: bn(x) + lin(e), "(B, C, 1, 1)", id="film-β not reshaped"),
     W("film", lambda x, e, bn, lin: bn(x) * lin(e)[:, :, None, None], "added",
@@ -180,6 +314,47 @@ WRONG = [
       id="train_step-model left in eval mode"),
     W("train_step", lambda *a: (right("train_step")(*a), None)[1], "return the loss",
       id="train_step-nothing returned"),
+    W("choose_n_fft", lambda sr, tg, cg: 32, "merge into one peak",
+      id="choose_n_fft-always the shortest window"),
+    W("choose_n_fft", lambda sr, tg, cg: 4096, "blur into one", id="choose_n_fft-always 4096"),
+    W("choose_n_fft", lambda sr, tg, cg: right("choose_n_fft")(sr, tg, cg) or 512,
+      "no size does", id="choose_n_fft-never None"),
+    W("choose_n_fft", lambda sr, tg, cg: 500, "not one of the choices",
+      id="choose_n_fft-not a power of two"),
+    W("receptive_field", lambda d, n: 1 + 4 * n * d, "accumulated stride",
+      id="receptive_field-pooling ignored"),
+    W("receptive_field", lambda d, n: right("receptive_field")(d, n) - (2**d - 1), "too small",
+      id="receptive_field-pooling's own reach forgotten"),
+    W("steer", lambda lin, k: lin.weight[k].detach(), "norm", id="steer-not a unit vector"),
+    W("steer", lambda lin, k: -right("steer")(lin, k), "down", id="steer-sign"),
+    W("steer", lambda lin, k: lin.weight[:, k].detach() / lin.weight[:, k].detach().norm(),
+      "one per input", id="steer-a column instead of a row"),
+    W("retrieve", lambda q, p, y: (q @ p.T, right("retrieve")(q, p, y)[1]), "plain dot product",
+      id="retrieve-dot product"),
+    W("retrieve", lambda q, p, y: (lambda s, a: (s, a * len(y)))(*right("retrieve")(q, p, y)),
+      "share", id="retrieve-a count"),
+    W("ensemble", lambda embed, classes, t: right("ensemble")(embed, classes, t[:1]),
+      "no better than one template", id="ensemble-one template"),
+    W("ensemble", lambda embed, classes, t: torch.stack(
+        [embed([x.format(c) for x in t]).sum(0) for c in classes]), "unit vectors",
+      id="ensemble-not normalised"),
+    W("harmonic_mask", lambda spec, f0, sr, n: torch.ones(spec.shape[-1]),
+      "keeps almost everything", id="harmonic_mask-all ones"),
+    W("harmonic_mask", _comb(4), "width", id="harmonic_mask-teeth too wide"),
+    W("harmonic_mask", lambda spec, f0, sr, n: 2 * right("harmonic_mask")(spec, f0, sr, n),
+      "between 0 and 1", id="harmonic_mask-gains above 1"),
+    W("mix_many", _each_at_snr, "each interferer alone", id="mix_many-each at the SNR"),
+    W("mix_many", _energies_added, "energies of signals do not simply add",
+      id="mix_many-energies added"),
+    W("accumulate", _accumulate_changed("sum"), "too large", id="accumulate-gradients summed"),
+    W("accumulate", _accumulate_changed("step each"), "differs from one step",
+      id="accumulate-a step per micro-batch"),
+    W("accumulate", _accumulate_changed("equal weights"), "last micro-batch is smaller",
+      id="accumulate-micro-batches weighted equally"),
+    W("accumulate", _accumulate_changed("whole"), "at once", id="accumulate-whole batch at once"),
+    W("paired", _unpaired, "independently", id="paired-unpaired bootstrap"),
+    W("paired", lambda a, b, n, s: right("paired")(b, a, n, s), "sign error",
+      id="paired-A minus B"),
 ]
 
 
@@ -267,3 +442,76 @@ def test_checkers_leave_the_global_random_state_alone():
 def test_check_rejects_an_unknown_exercise():
     with pytest.raises(ValueError, match="unknown exercise"):
         check("no_such_exercise", right("stft_split"))
+
+
+def test_every_exercise_has_cheats_under_test():
+    assert set(CHEATS) == set(EXERCISES)
+
+
+@pytest.mark.parametrize("name, index", [(n, i) for n in CHEATS for i in range(len(CHEATS[n]))])
+def test_calling_what_the_exercise_checks_against_fails(name, index):
+    result = check(name, CHEATS[name][index], progress=False)
+    assert not result.passed
+    assert "write it yourself" in result.message, result.message
+    assert "is what this exercise checks against" in result.message
+
+
+def test_a_package_not_yet_imported_cannot_be_imported_inside_the_answer(monkeypatch):
+    """torchmetrics is withheld for SI-SDR: imported already, its function is replaced;
+    not imported yet, importing it inside the answer is refused."""
+    def answer(e, r):
+        import torchmetrics.functional as tmf
+
+        return tmf.scale_invariant_signal_distortion_ratio(e, r)
+
+    for name in [m for m in sys.modules if m == "torchmetrics" or m.startswith("torchmetrics.")]:
+        monkeypatch.delitem(sys.modules, name)
+    result = check("si_sdr", answer, progress=False)
+    assert not result and "may not import torchmetrics" in result.message
+
+
+def test_the_stand_in_does_not_hand_out_the_original():
+    """A stand-in's closure, defaults and globals hold no reference to the withheld function."""
+    original, seen = id(lassnet.metrics.si_sdr), []  # an id: a closure cell would be swapped
+
+    def si_sdr_db(estimate, reference):
+        stand_in = lassnet.metrics.si_sdr
+        seen.append(id(stand_in) == original)
+        cells = [c.cell_contents for c in stand_in.__closure__ or ()]
+        seen.append(any(id(c) == original for c in [*cells, *(stand_in.__defaults__ or ())]))
+        seen.append(any(id(v) == original for v in stand_in.__globals__.values()))
+        return torch.zeros(estimate.shape[:-1])
+
+    assert not check("si_sdr", si_sdr_db, progress=False)
+    assert seen == [False, False, False]
+
+
+def test_the_references_are_back_after_a_check():
+    originals = (lassnet.metrics.si_sdr, lassnet.blocks.ResidualBlock.forward,
+                 lassnet.blocks.FiLMBatchNorm2d.forward, F.cosine_similarity, F.normalize)
+    for name in ("si_sdr", "residual_block", "film", "retrieve"):
+        check(name, CHEATS[name][0], progress=False)
+    assert (lassnet.metrics.si_sdr, lassnet.blocks.ResidualBlock.forward,
+            lassnet.blocks.FiLMBatchNorm2d.forward, F.cosine_similarity, F.normalize) == originals
+    assert "forward" not in lassnet.blocks.EncoderBlock.__dict__ or callable(
+        lassnet.blocks.EncoderBlock.forward)
+    assert not any(type(f).__name__ == "_BlockImports" for f in sys.meta_path)
+
+
+def test_the_library_may_still_be_used_where_the_exercise_allows_it():
+    """si_sdri may build on lassnet.metrics.si_sdr; mix_many on the library's mixing; a
+    FiLM answer may call the batch norm without a shift."""
+    def si_sdr_improvement(e, r, m):
+        return lassnet.metrics.si_sdr(e, r) - lassnet.metrics.si_sdr(m, r)
+
+    assert check("si_sdri", si_sdr_improvement, progress=False)
+    assert check("mix_many", right("mix_many"), progress=False)
+    assert check("film", lambda x, e, bn, lin: bn(x) + lin(e)[:, :, None, None], progress=False)
+
+
+def test_every_chapter_has_a_transcribe_and_an_apply_exercise():
+    kinds = {(e.teaches, e.kind) for e in EXERCISES.values()}
+    for chapter in range(1, 9):
+        assert (chapter, "transcribe") in kinds and (chapter, "apply") in kinds, chapter
+    assert {e.kind for e in EXERCISES.values()} == {"transcribe", "apply"}
+    assert all(e.points >= 1 for e in EXERCISES.values())

@@ -7,21 +7,42 @@ answer raises :class:`_Mismatch` whose message is the hint shown to the student.
 runs the cases, each under its own fixed seed, and turns the first failure into a ``FAIL``
 line (an exception of the student's code included: it is reported, never raised).
 
+**No loopholes.** Every :class:`Exercise` names what it is checked against
+(:attr:`Exercise.withheld`: dotted paths such as ``"lassnet.metrics.si_sdr"`` or
+``"lassnet.blocks.ResidualBlock.forward"``). While the student's function runs (inside
+:func:`_call`, and only there), :func:`_withheld` replaces each of them, and every module
+attribute anywhere in ``sys.modules`` that *is* the same object (``from lassnet.metrics import
+si_sdr`` copies, ``lassnet.si_sdr`` re-exports, torchmetrics' re-exports), by a stand-in that
+raises "write it yourself: <name> is what this exercise checks against"; a class attribute
+(a method) is replaced on the class, so ``type(block).forward(block, x)`` is refused as well
+as ``block(x)``. The checkers compute their expected outputs with references bound as local
+names before the student's call, so the patching never reaches them. The student's own globals
+(a notebook's namespace), closure cells and default arguments are searched too, and a
+module not imported before the student's function runs cannot be imported inside it. What
+the guard cannot stop: copying the library's source text, reloading its modules, or a
+reference hidden inside a list or an object before the check; a teacher still reads what
+they grade.
+
 This module is the same for every exercise; the cases of each chapter live in their own
-module of :mod:`lassnet.exercises` (``stft``, ``blocks``, ``film``, ``masks``, ``data``,
-``train``, ``metrics``).
+module of :mod:`lassnet.exercises` (``stft``, ``blocks``, ``film``, ``query``, ``masks``,
+``data``, ``train``, ``metrics``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import importlib.abc
+import importlib.util
+import sys
 import traceback
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-__all__ = ["CheckResult", "Exercise"]
+__all__ = ["CheckResult", "Exercise", "Withhold"]
 
 
 # =========================================================================== results
@@ -67,13 +88,223 @@ class _StudentError(Exception):
 
 
 class _UseTheLayers(RuntimeError):
-    """Raised when a student's function calls the very module it should re-implement."""
+    """Raised when a student's function calls what the exercise checks against."""
+
+
+# =========================================================================== withholding
+@dataclass(frozen=True)
+class Withhold:
+    """One thing the student may not call while their function runs.
+
+    Attributes:
+        path: dotted path, module then attributes: ``"lassnet.metrics.si_sdr"``,
+            ``"lassnet.blocks.ResidualBlock.forward"``. A module that is not installed (an
+            optional package such as torchmetrics) is skipped.
+        allow: optional ``allow(*args, **kwargs) -> bool``: calls for which it returns true go
+            to the original (e.g. a batch norm called *without* a FiLM shift).
+    """
+
+    path: str
+    allow: Callable[..., bool] | None = None
+
+
+def _resolve(path: str):
+    """``(owner, attribute name, object)`` of a dotted path; ``None`` when the attribute does
+    not exist or its package is not installed; ``("not imported", module)`` when the module
+    that holds it is installed but not imported yet: importing a module (torchmetrics, say)
+    only to withhold it would cost seconds, so :class:`_BlockImports` refuses its import
+    instead."""
+    parts = path.split(".")
+    depth = 0  # parts[:depth] is the deepest module already imported
+    for i in range(1, len(parts)):
+        name = ".".join(parts[:i])
+        if name in sys.modules:
+            depth = i
+            continue
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is not None:
+            return ("not imported", name)
+        break
+    if depth == 0:
+        return None
+    owner = sys.modules[".".join(parts[:depth])]
+    try:
+        for name in parts[depth:-1]:
+            owner = getattr(owner, name)
+        return owner, parts[-1], getattr(owner, parts[-1])
+    except AttributeError:
+        return None
+
+
+def _refusal(path: str, original, allow):
+    """The stand-in for ``original``: it raises :class:`_UseTheLayers` naming ``path``."""
+    message = (f"write it yourself: {path} is what this exercise checks against, so your "
+               "function may not call it")
+
+    if allow is None:  # no reference to the original: its closure cannot hand it out
+        def withheld(*args, **kwargs):
+            raise _UseTheLayers(message)
+    else:
+        def withheld(*args, **kwargs):
+            if allow(*args, **kwargs):
+                return original(*args, **kwargs)
+            raise _UseTheLayers(message)
+
+    withheld.__name__ = getattr(original, "__name__", "withheld")
+    withheld.__qualname__ = f"withheld {path}"
+    return withheld
+
+
+class _BlockImports(importlib.abc.MetaPathFinder):
+    """A finder that refuses to import the modules of withheld references that were not
+    imported before the student's function ran (and their submodules)."""
+
+    def __init__(self, blocked: dict[str, str]):
+        self.blocked = blocked  # module -> the withheld path
+
+    def find_spec(self, fullname, path=None, target=None):
+        for module, withheld in self.blocked.items():
+            if fullname == module or fullname.startswith(module + "."):
+                raise _UseTheLayers(f"write it yourself: {withheld} is what this exercise "
+                                    f"checks against, so your function may not import "
+                                    f"{module}")
+        return None
+
+
+#: Where each withheld object was found last time: ``id(object) -> (number of modules then,
+#: [(namespace, key), ...])``. A full scan of ``sys.modules`` takes tens of milliseconds; it
+#: is redone only when modules were added or removed since.
+_ALIASES: dict[int, tuple[int, list[tuple[dict, str]]]] = {}
+
+
+def _aliases(originals: dict[int, object]) -> dict[int, list[tuple[dict, str]]]:
+    """Every module namespace entry that is one of ``originals`` (``id -> object``)."""
+    count = len(sys.modules)
+    found: dict[int, list[tuple[dict, str]]] = {}
+    stale = [key for key in originals if _ALIASES.get(key, (-1,))[0] != count]
+    for key in originals:
+        if key not in stale:
+            found[key] = [(ns, k) for ns, k in _ALIASES[key][1]
+                          if ns.get(k) is originals[key]]
+    if stale:
+        for key in stale:
+            found[key] = []
+        wanted = {key: originals[key] for key in stale}
+        for module in list(sys.modules.values()):
+            namespace = getattr(module, "__dict__", None)
+            if not isinstance(namespace, dict):
+                continue
+            for name, value in list(namespace.items()):
+                key = id(value)
+                if key in wanted and value is wanted[key]:
+                    found[key].append((namespace, name))
+        for key in stale:
+            _ALIASES[key] = (count, found[key])
+    return found
+
+
+def _function_namespaces(fn) -> list[dict]:
+    """The namespaces a student's function reaches besides modules: its globals (a notebook's,
+    or the dict a grader ran the cell in) and ``__main__``'s."""
+    spaces = [getattr(fn, "__globals__", None), getattr(sys.modules.get("__main__"), "__dict__",
+                                                         None)]
+    return [s for s in spaces if isinstance(s, dict)]
+
+
+@contextlib.contextmanager
+def _withheld(items: Sequence[Withhold], fn=None) -> Iterator[None]:
+    """Inside the block, every item of ``items``, and every module attribute, global of
+    ``fn``, closure cell or default argument of ``fn`` that is the same object, refuses to run
+    (see the module's docstring); packages not imported yet cannot be imported. Everything is
+    restored afterwards, also when the student's code raised."""
+    patched: list[tuple[object, str, object]] = []  # (owner, name, old value) for setattr
+    entries: list[tuple[dict, str, object]] = []  # (namespace, key, old value)
+    cells: list[tuple[object, object]] = []  # (closure cell, old contents)
+    defaults: list[tuple[object, str, object]] = []
+    blocked: dict[str, str] = {}
+    finder = None
+    try:
+        originals: dict[int, object] = {}
+        stand_ins: dict[int, object] = {}
+        for item in items:
+            found = _resolve(item.path)
+            if found is not None and found[0] == "not imported":
+                blocked.setdefault(found[1], item.path)
+                continue
+            if found is None:
+                continue
+            owner, name, original = found
+            stand_in = _refusal(item.path, original, item.allow)
+            if isinstance(owner, type):  # a method: replace it on the class itself
+                patched.append((owner, name, owner.__dict__.get(name, _MISSING)))
+                setattr(owner, name, stand_in)
+                continue
+            originals[id(original)] = original
+            stand_ins[id(original)] = stand_in
+        if originals:
+            for key, places in _aliases(originals).items():
+                for namespace, name in places:
+                    entries.append((namespace, name, originals[key]))
+                    namespace[name] = stand_ins[key]
+            for namespace in _function_namespaces(fn):
+                for name, value in list(namespace.items()):
+                    if id(value) in originals and value is originals[id(value)]:
+                        entries.append((namespace, name, value))
+                        namespace[name] = stand_ins[id(value)]
+            for cell in getattr(fn, "__closure__", None) or ():
+                try:
+                    value = cell.cell_contents
+                except ValueError:  # an empty cell
+                    continue
+                if id(value) in originals and value is originals[id(value)]:
+                    cells.append((cell, value))
+                    cell.cell_contents = stand_ins[id(value)]
+            for attr in ("__defaults__", "__kwdefaults__"):
+                value = getattr(fn, attr, None)
+                if not value:
+                    continue
+                swap = lambda v: stand_ins.get(id(v), v) if id(v) in originals and \
+                    v is originals[id(v)] else v  # noqa: E731
+                new = tuple(map(swap, value)) if isinstance(value, tuple) else \
+                    {k: swap(v) for k, v in value.items()}
+                defaults.append((fn, attr, value))
+                setattr(fn, attr, new)
+        if blocked:
+            finder = _BlockImports(blocked)
+            sys.meta_path.insert(0, finder)
+        yield
+    finally:
+        if finder is not None:
+            sys.meta_path.remove(finder)
+        for fn_, attr, value in reversed(defaults):
+            setattr(fn_, attr, value)
+        for cell, value in reversed(cells):
+            cell.cell_contents = value
+        for namespace, name, value in reversed(entries):
+            namespace[name] = value
+        for owner, name, value in reversed(patched):
+            if value is _MISSING:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, value)
+
+
+_MISSING = object()
+
+#: What the exercise being checked withholds (set by :func:`_run`, read by :func:`_call`).
+_ACTIVE: list[Sequence[Withhold]] = []
 
 
 def _call(fn: Callable, *args):
-    """Call the student's ``fn``; any exception it raises becomes a :class:`_StudentError`."""
+    """Call the student's ``fn`` with the exercise's references withheld; any exception it
+    raises becomes a :class:`_StudentError`, a call of a withheld reference a
+    :class:`_Mismatch` naming it."""
     try:
-        return fn(*args)
+        with _withheld(_ACTIVE[-1] if _ACTIVE else (), fn):
+            return fn(*args)
     except _UseTheLayers as exc:
         raise _Mismatch(str(exc)) from None
     except Exception as exc:  # the student's bug, reported as a FAIL, never raised
@@ -135,6 +366,7 @@ def _run(
     for index, (description, case) in enumerate(cases):
         where = f"case {index + 1} of {total} ({description})"
         error = None
+        _ACTIVE.append(exercise.withheld)
         try:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(1000 + index)
@@ -158,10 +390,13 @@ def _run(
         except Exception as err:  # the output could not even be compared
             hint = (f"could not compare your function's output with the expected one "
                     f"({type(err).__name__}: {err}); check what it returns")
+        finally:
+            _ACTIVE.pop()
         message = f"FAIL {name} — {where}: {hint}"
         return finish(CheckResult(name, False, message, index, total, description, error))
     names = "; ".join(description for description, _ in cases)
-    message = f"PASS {name}: all {total} cases agree with {reference} ({names})"
+    verb = "pass, measured against" if exercise.kind == "apply" else "agree with"
+    message = f"PASS {name}: all {total} cases {verb} {reference} ({names})"
     return finish(CheckResult(name, True, message, total, total))
 
 
@@ -304,6 +539,13 @@ class Exercise:
         reference: the library function the checker compares with.
         hint: the message of the student version's ``NotImplementedError`` stub.
         checker: the ``check_*`` function.
+        withheld: what the student's function may not call (:class:`Withhold`): the reference
+            and its aliases; for an *apply* exercise, whatever would answer it outright.
+        kind: ``"transcribe"`` (write a given formula as code, compared with the library) or
+            ``"apply"`` (use the idea on a new case; the checker measures the answer).
+        teaches: the number of the chapter that teaches the idea (1–8); the exercises of one
+            chapter make one nbgrader assignment (``tools/exercises.py``).
+        points: what the exercise is worth in an nbgrader assignment.
     """
 
     name: str
@@ -312,3 +554,7 @@ class Exercise:
     reference: str
     hint: str
     checker: Callable[..., CheckResult]
+    withheld: tuple[Withhold, ...] = field(default=())
+    kind: str = "transcribe"
+    teaches: int = 0
+    points: int = 1

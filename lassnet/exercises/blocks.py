@@ -4,18 +4,26 @@ The student computes a :class:`lassnet.blocks.ResidualBlock`'s output from its l
 :func:`check_residual_block` compares it with the block itself (identity and 1×1-conv
 shortcuts, odd sizes, a batch of one, another LeakyReLU slope, training mode) and recognises a
 missing shortcut, a ReLU, a hard-coded slope, post-activation order and an activation after the
-sum. Calling the block itself is refused. Taught in chapter 2 (Encoder and decoder blocks).
+sum. Calling the block itself is refused: ``block(x)``, ``type(block).forward(block, x)``, a new
+block, or an encoder or decoder block (which run residual blocks) while the student's function
+runs. Taught in chapter 2 (Encoder and decoder blocks).
+
+The *apply* exercise ``receptive_field_frames`` (on the book's exercises page) asks how many
+input frames one output of a stack of encoder blocks sees; :func:`check_receptive_field`
+measures it with the input gradient of real blocks (lassnet.introspect's own
+``receptive_field`` is withheld).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._runner import CheckResult, Exercise, _call, _compare, _Mismatch, _run, _UseTheLayers
+from ._runner import CheckResult, Exercise, Withhold, _call, _compare, _Mismatch, _run
 
 
 def _randomise_batch_norm(bn: nn.BatchNorm2d) -> None:
@@ -58,15 +66,6 @@ def _residual_cases():
             reference, variants = copy.deepcopy(block), copy.deepcopy(block)
             with torch.no_grad():
                 expected = reference(x.clone())
-
-            def forbidden(*args, **kwargs):
-                raise _UseTheLayers(
-                    "your function called the block itself (block(x) or block.forward); "
-                    "compute the output from its layers: block.bn1, block.conv1, block.bn2, "
-                    "block.conv2, block.shortcut and block.negative_slope"
-                )
-
-            block.forward = forbidden
             x_in = x.clone()
             got = _call(fn, block, x_in)
             if not torch.equal(x_in, x):
@@ -117,4 +116,80 @@ def check_residual_block(fn, progress: bool = True) -> CheckResult:
 RESIDUAL_BLOCK = Exercise(
     "residual_block", "residual_forward", "02_blocks", "lassnet.blocks.ResidualBlock.forward",
     "(batch norm → LeakyReLU → conv) twice, then add the shortcut of x", check_residual_block,
+    teaches=2,
+    withheld=(Withhold("lassnet.blocks.ResidualBlock.forward"),
+              Withhold("lassnet.blocks.EncoderBlock.forward"),
+              Withhold("lassnet.blocks.DecoderBlock.forward")),
+)
+
+
+# --------------------------------------------------------------------------- apply: RF
+@functools.cache
+def _measured_receptive_field(depth: int, num_blocks: int) -> int:
+    """How many input frames one output of ``depth`` stacked :class:`EncoderBlock` s (each
+    ``num_blocks`` residual blocks, then a 2×2 average pooling) depends on: the extent, along
+    time, of the non-zero gradient of one central output with respect to the input."""
+    from ..blocks import EncoderBlock
+
+    blocks = [EncoderBlock(1 if i == 0 else 2, 2, num_blocks=num_blocks).eval()
+              for i in range(depth)]
+    frames, bins = 2**depth * 24, 2**depth * 2
+    x = torch.randn(1, 1, frames, bins, requires_grad=True)
+    h = x
+    for block in blocks:
+        h, _ = block(h)
+    h[0, :, h.shape[2] // 2, h.shape[3] // 2].sum().backward()
+    seen = torch.nonzero(x.grad[0, 0].abs().sum(-1) > 0).flatten()
+    return int(seen.max() - seen.min() + 1)
+
+
+def _receptive_cases():
+    def case(depth, num_blocks):
+        def run(fn):
+            expected = _measured_receptive_field(depth, num_blocks)
+            got = _call(fn, depth, num_blocks)
+            if isinstance(got, torch.Tensor) and got.numel() == 1:
+                got = got.item()
+            if isinstance(got, bool) or not isinstance(got, (int, float)) or got != int(got):
+                raise _Mismatch(f"return a whole number of frames, got {got!r}")
+            got = int(got)
+            if got == expected:
+                return
+            conv_only = 1 + 4 * num_blocks * depth  # every 3×3 conv adds 2, no pooling growth
+            if got == conv_only and depth > 1:
+                raise _Mismatch("each convolution after a pooling reaches twice as far in "
+                                "input frames: the growth must be multiplied by the "
+                                "accumulated stride")
+            if got < expected:
+                raise _Mismatch(f"too small: measured, the output sees more input frames than "
+                                f"{got}. Count both 3×3 convolutions of every residual block "
+                                "and what each pooling adds")
+            raise _Mismatch(f"too large: measured, the output sees fewer input frames than "
+                            f"{got}. The shortcut's 1×1 convolution adds nothing")
+        return run
+
+    return [
+        ("two encoder blocks", case(2, 1)),
+        ("one encoder block", case(1, 1)),
+        ("three encoder blocks", case(3, 1)),
+        ("two encoder blocks of two residual blocks each", case(2, 2)),
+        ("four encoder blocks", case(4, 1)),
+    ]
+
+
+def check_receptive_field(fn, progress: bool = True) -> CheckResult:
+    """Check ``receptive_field_frames(depth, num_blocks) -> int`` (chapter 2's apply exercise)
+    against a measurement: the extent of the non-zero input gradient of one output of
+    ``depth`` stacked encoder blocks (:func:`_measured_receptive_field`)."""
+    return _run(RECEPTIVE_FIELD, fn, _receptive_cases, progress)
+
+
+RECEPTIVE_FIELD = Exercise(
+    "receptive_field", "receptive_field_frames", "exercises",
+    "the measured input-gradient extent of stacked EncoderBlocks",
+    "follow the reach r and the stride j block by block: a k×k conv adds (k−1)·j, a pooling "
+    "by 2 adds j and doubles j", check_receptive_field, kind="apply", teaches=2, points=2,
+    withheld=(Withhold("lassnet.introspect.receptive_field"),
+              Withhold("lassnet.introspect.receptive_field_trace"),
+              Withhold("lassnet.exercises.blocks._measured_receptive_field")),
 )

@@ -4,7 +4,14 @@ The student computes ``BN(x) + β`` with ``β = linear(embedding)`` reshaped to 
 :func:`check_film` compares it with a :class:`lassnet.blocks.FiLMBatchNorm2d` shifted by a
 :class:`lassnet.film.FiLM` (batch of one and of three, training mode, a 384-wide embedding, a
 zero embedding) and recognises β multiplying, ``1 + β`` scaling, β added before the batch
-norm, a forgotten bias, one β for the whole batch, and no shift. Taught in chapter 3 (FiLM).
+norm, a forgotten bias, one β for the whole batch, and no shift. The batch norm may be called
+on ``x`` alone, not with a FiLM shift (``bn(x, {...})``), and :class:`~lassnet.film.FiLM` itself
+is withheld. Taught in chapter 3 (FiLM).
+
+The *apply* exercise ``strongest_query`` (on the book's exercises page) asks which unit query
+embedding shifts one channel the most; :func:`check_steer` measures the shift the student's
+query gives against the largest possible (nothing in the library answers it; the checker's
+own answer is withheld).
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._runner import CheckResult, Exercise, _call, _compare, _run
+from ._runner import CheckResult, Exercise, Withhold, _call, _compare, _Mismatch, _run
 from .blocks import _randomise_batch_norm
 
 
@@ -87,4 +94,79 @@ def check_film(fn, progress: bool = True) -> CheckResult:
 FILM = Exercise(
     "film", "film_forward", "03_film", "lassnet.film.FiLM + FiLMBatchNorm2d",
     "β = linear(embedding), one value per channel, added after the batch norm", check_film,
+    # The batch norm itself stays callable (bn(x) is part of the answer), but not with a shift.
+    teaches=3,
+    withheld=(Withhold("lassnet.film.FiLM.forward"),
+              Withhold("lassnet.blocks.FiLMBatchNorm2d.forward",
+                       allow=lambda self, x, film=None: film is None),
+              Withhold("lassnet.blocks.ResidualBlock.forward")),
+)
+
+
+# --------------------------------------------------------------------------- apply: steering
+def _best_query(linear: nn.Linear, channel: int) -> torch.Tensor:
+    """The checker's answer: the unit vector along row ``channel`` of the weight, ``(D,)``."""
+    row = linear.weight[channel].detach()
+    return row / row.norm()
+
+
+def _steer_cases():
+    def case(dim, channels, channel):
+        def run(fn):
+            linear = nn.Linear(dim, channels)
+            with torch.no_grad():
+                linear.bias.copy_(0.5 * torch.randn(channels))
+                best = float(linear(_best_query(linear, channel))[channel])  # ‖W_k‖ + b_k
+                worst = float(linear(-_best_query(linear, channel))[channel])
+            got = _call(fn, copy.deepcopy(linear), channel)
+            if got is None:
+                raise _Mismatch("your function returned None; return the query embedding")
+            if not isinstance(got, torch.Tensor):
+                raise _Mismatch(f"return a torch.Tensor of shape ({dim},), got "
+                                f"{type(got).__name__}")
+            got = got.detach().to(torch.float32)
+            if tuple(got.shape) != (dim,):
+                hint = (": the embedding has D values, one per input of the linear layer"
+                        if got.numel() == channels else "")
+                raise _Mismatch(f"shape mismatch: expected ({dim},), got {tuple(got.shape)}"
+                                f"{hint}")
+            if not bool(torch.isfinite(got).all()):
+                raise _Mismatch("the embedding has NaN or Inf values")
+            norm = float(got.norm())
+            if abs(norm - 1) > 1e-3:
+                raise _Mismatch(f"the embedding's norm is {norm:.4g}: query embeddings are "
+                                "unit vectors, so a longer one is not allowed")
+            with torch.no_grad():
+                shift = float(linear(got)[channel])
+            if shift >= best - 1e-3 * max(1.0, abs(best)):
+                return
+            if shift <= worst + 1e-3:
+                raise _Mismatch(f"this query moves channel {channel} *down* as far as it can: "
+                                "a sign error")
+            raise _Mismatch(f"β[{channel}] = {shift:.4g} with your query; another unit query "
+                            f"shifts it further (up to {best:.4g}). Which direction of e makes "
+                            "the dot product with one row of the weight largest?")
+        return run
+
+    return [
+        ("D = 8, C = 4, channel 1", case(8, 4, 1)),
+        ("D = C = 6, channel 4", case(6, 6, 4)),
+        ("a 384-wide embedding, 16 channels, channel 0", case(384, 16, 0)),
+        ("a 512-wide embedding (CLAP's), 32 channels, channel 31", case(512, 32, 31)),
+    ]
+
+
+def check_steer(fn, progress: bool = True) -> CheckResult:
+    """Check ``strongest_query(linear, channel) -> e (D,)`` (chapter 3's apply exercise): the
+    unit-norm query embedding whose FiLM shift ``β = linear(e)`` is largest in ``channel``.
+    The checker measures ``β[channel]`` of the student's query against the largest possible,
+    ``‖W[channel]‖ + b[channel]``."""
+    return _run(STEER, fn, _steer_cases, progress)
+
+
+STEER = Exercise(
+    "steer", "strongest_query", "exercises", "the largest shift a unit query can give",
+    "β_k = W_k · e + b_k; among unit vectors e, which maximises a dot product?", check_steer,
+    kind="apply", teaches=3, points=2,
+    withheld=(Withhold("lassnet.exercises.film._best_query"),),
 )

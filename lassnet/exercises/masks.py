@@ -6,13 +6,17 @@ phase rotation by the angle-sum identities) with :func:`lassnet.masks.apply_mask
 :func:`lassnet.masks.ideal_ratio_mask`. Both use random, odd-length, silent and edge-case
 inputs and recognise the typical mistakes (an unrotated or backwards phase, a missing
 exponent, the mixture in the denominator, ...). Taught in chapter 5 (Masks).
+
+The *apply* exercise ``harmonic_mask`` (on the book's exercises page) asks for a mask built
+from a harmonic tone's fundamental frequency alone; :func:`check_harmonic_mask` applies it to
+the tone in white noise and measures the SI-SDR improvement.
 """
 
 from __future__ import annotations
 
 import torch
 
-from ._runner import CheckResult, Exercise, _call, _compare, _run
+from ._runner import CheckResult, Exercise, Withhold, _call, _compare, _Mismatch, _run
 
 
 def _mask_cases():
@@ -139,9 +143,108 @@ def check_ratio_mask(fn, progress: bool = True) -> CheckResult:
 APPLY_MASKS = Exercise(
     "apply_masks", "rotate_and_mask", "05_masks", "lassnet.masks.apply_masks",
     "scale the magnitude (clipped at 0); rotate the phase with the angle-sum identities",
-    check_apply_masks,
+    check_apply_masks, teaches=5, withheld=(Withhold("lassnet.masks.apply_masks"),),
 )
 RATIO_MASK = Exercise(
     "ratio_mask", "ratio_mask", "05_masks", "lassnet.masks.ideal_ratio_mask",
     "(|S|² / (|S|² + |N|²))^½ with N = X − S and a floored denominator", check_ratio_mask,
+    teaches=5,
+    withheld=(Withhold("lassnet.masks.ideal_ratio_mask"), Withhold("lassnet.evaluate.oracle_irm")),
+)
+
+
+# --------------------------------------------------------------------------- apply: comb mask
+SAMPLE_RATE = 16000
+#: The SI-SDR improvement a harmonic mask must reach in every case (dB).
+HARMONIC_SI_SDRI_DB = 7.0
+
+
+def _harmonic(f0: float, length: int, generator: torch.Generator) -> torch.Tensor:
+    """A steady harmonic tone ``(1, 1, L)``: every multiple of ``f0`` below 7.9 kHz, each with
+    its own amplitude and phase."""
+    t = torch.arange(length) / SAMPLE_RATE
+    wave = torch.zeros(length)
+    k = 1
+    while k * f0 < SAMPLE_RATE / 2 - 100:
+        amplitude = 0.3 + float(torch.rand(1, generator=generator))
+        phase = 2 * torch.pi * float(torch.rand(1, generator=generator))
+        wave += amplitude * torch.sin(2 * torch.pi * k * f0 * t + phase)
+        k += 1
+    return wave[None, None]
+
+
+def _masked_si_sdri(mask, spec, stft, mixture, target) -> float:
+    """SI-SDR improvement (dB) of ``iSTFT(mask · X)`` over the mixture, against the target."""
+    from ..metrics import si_sdr
+
+    estimate = stft.inverse(spec * mask, mixture.shape[-1])
+    return float(si_sdr(estimate, target) - si_sdr(mixture, target))
+
+
+def _harmonic_cases():
+    from ..stft import STFT
+
+    def case(f0, n_fft, snr_db, seed):
+        def run(fn):
+            generator = torch.Generator().manual_seed(seed)
+            target = _harmonic(f0, SAMPLE_RATE, generator)
+            noise = torch.randn(target.shape, generator=generator)
+            noise *= (target.pow(2).mean() / noise.pow(2).mean()).sqrt() * 10 ** (-snr_db / 20)
+            mixture = target + noise
+            stft = STFT(n_fft, n_fft // 4)
+            spec = stft(mixture)  # (1, 1, T, F)
+            got = _call(fn, spec.clone(), f0, SAMPLE_RATE, n_fft)
+            if not isinstance(got, torch.Tensor):
+                raise _Mismatch(f"return the mask as a tensor, got {type(got).__name__}")
+            got = got.detach()
+            if got.is_complex():
+                raise _Mismatch("return a real mask (one gain per bin), not a complex one")
+            try:
+                torch.broadcast_shapes(got.shape, spec.shape)
+            except RuntimeError:
+                raise _Mismatch(f"the mask's shape {tuple(got.shape)} does not fit the "
+                                f"spectrogram's {tuple(spec.shape)} (…, T, F)") from None
+            if not bool(torch.isfinite(got).all()) or got.min() < 0 or got.max() > 1:
+                raise _Mismatch("a mask's values are gains between 0 and 1 (no NaN)")
+            score = _masked_si_sdri(got.to(spec.real.dtype), spec, stft, mixture, target)
+            if score < HARMONIC_SI_SDRI_DB:
+                if float(got.mean()) > 0.9:
+                    why = "the mask keeps almost everything, noise included"
+                elif float(got.mean()) < 0.02:
+                    why = "the mask removes almost everything, the tone included"
+                else:
+                    why = ("measure how the score changes with the width of the teeth around "
+                           "each harmonic, and check where the harmonics fall in bins "
+                           "(frequency of bin i = i · sample_rate / n_fft)")
+                raise _Mismatch(f"your mask improves SI-SDR by {score:.1f} dB; it must reach "
+                                f"{HARMONIC_SI_SDRI_DB:g} dB: {why}")
+        return run
+
+    return [
+        ("f0 = 220 Hz, n_fft = 1024, 0 dB", case(220.0, 1024, 0.0, 0)),
+        ("f0 = 440 Hz, n_fft = 512, 0 dB", case(440.0, 512, 0.0, 1)),
+        ("f0 = 150.5 Hz, n_fft = 2048, 0 dB", case(150.5, 2048, 0.0, 2)),
+        ("f0 = 330 Hz, n_fft = 1024, noise 5 dB louder", case(330.0, 1024, -5.0, 3)),
+    ]
+
+
+def check_harmonic_mask(fn, progress: bool = True) -> CheckResult:
+    """Check ``harmonic_mask(spec, f0, sample_rate, n_fft) -> mask`` (chapter 5's apply
+    exercise): a mask designed from ``f0`` alone (no target) for a harmonic tone in white
+    noise; applied to the mixture and inverted, it must improve SI-SDR by at least
+    :data:`HARMONIC_SI_SDRI_DB` dB in every case. The oracle masks are withheld (they would
+    need the target anyway)."""
+    return _run(HARMONIC_MASK, fn, _harmonic_cases, progress)
+
+
+HARMONIC_MASK = Exercise(
+    "harmonic_mask", "harmonic_mask", "exercises",
+    f"an SI-SDR improvement of {HARMONIC_SI_SDRI_DB:g} dB, measured",
+    "keep the bins near multiples of f0 (a comb), remove the rest; measure the best width",
+    check_harmonic_mask, kind="apply", teaches=5, points=2,
+    withheld=(Withhold("lassnet.masks.ideal_ratio_mask"),
+              Withhold("lassnet.masks.ideal_binary_mask"),
+              Withhold("lassnet.masks.ideal_amplitude_mask"),
+              Withhold("lassnet.masks.phase_sensitive_mask"),
+              Withhold("lassnet.exercises.masks._masked_si_sdri")),
 )

@@ -6,6 +6,10 @@ quiet, negated, perfect and silent-reference estimates, odd lengths, float64) an
 the plain SDR, swapped arguments, 20·log10 and the natural logarithm; :func:`check_si_sdri`
 compares the improvement with :func:`lassnet.metrics.si_sdri`. Taught in chapter 8
 (Evaluation); the exercises are on the book's exercises page.
+
+The *apply* exercise ``paired_difference`` (also there) asks whether system B beats system A
+on the same mixtures: the mean difference and a bootstrap interval that resamples the pairs;
+:func:`check_paired` compares with its own bootstrap on cases where pairing decides.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._runner import CheckResult, Exercise, _call, _compare, _run
+from ._runner import CheckResult, Exercise, Withhold, _call, _compare, _Mismatch, _run
 
 
 def _si_sdr_inputs(shape, noise=0.3, gain=1.0, silent=False, perfect=False, dtype=None):
@@ -119,8 +123,95 @@ SI_SDR = Exercise(
     "si_sdr", "si_sdr_db", "exercises", "lassnet.metrics.si_sdr",
     "α = (⟨ŝ, s⟩ + ε) / (‖s‖² + ε), then 10·log10 of the energies of α·s and α·s − ŝ (each + ε)",
     check_si_sdr,
+    teaches=8,
+    withheld=(Withhold("lassnet.metrics.si_sdr"), Withhold("lassnet.metrics.si_sdri"),
+              Withhold("lassnet.metrics._si_sdr64"),
+              Withhold("torchmetrics.functional.scale_invariant_signal_distortion_ratio"),
+              Withhold("torchmetrics.functional.scale_invariant_signal_noise_ratio")),
 )
 SI_SDRI = Exercise(
     "si_sdri", "si_sdr_improvement", "exercises", "lassnet.metrics.si_sdri",
     "the estimate's SI-SDR minus the mixture's, against the same reference", check_si_sdri,
+    # SI-SDR itself stays allowed: this exercise is about the baseline, not the metric.
+    teaches=8,
+    withheld=(Withhold("lassnet.metrics.si_sdri"),),
+)
+
+
+# --------------------------------------------------------------------------- apply: paired
+def _percentile_interval(values: np.ndarray, n_boot: int, seed: int) -> tuple[float, float]:
+    """The checker's own 95 % percentile bootstrap interval of the mean of ``values``."""
+    rng = np.random.default_rng(seed + 12345)
+    means = values[rng.integers(0, values.size, size=(n_boot, values.size))].mean(axis=1)
+    low, high = np.quantile(means, [0.025, 0.975])
+    return float(low), float(high)
+
+
+def _paired_cases():
+    def case(n, gain_db, spread_db, noise_db, excludes_zero):
+        def run(fn):
+            rng = np.random.default_rng(n)
+            difficulty = rng.normal(0.0, spread_db, n)  # how hard each mixture is
+            a = 5.0 + difficulty + rng.normal(0.0, noise_db, n)
+            b = 5.0 + gain_db + difficulty + rng.normal(0.0, noise_db, n)
+            n_boot = 4000
+            got = _call(fn, a.copy(), b.copy(), n_boot, 0)
+            if not isinstance(got, (tuple, list)) or len(got) != 3:
+                raise _Mismatch("return a tuple (mean difference, low, high)")
+            try:
+                mean, low, high = (float(v) for v in got)
+            except (TypeError, ValueError):
+                raise _Mismatch("the three values must be numbers") from None
+            diff = b - a
+            if abs(mean + diff.mean()) < 1e-9 and abs(diff.mean()) > 1e-6:
+                raise _Mismatch("sign error: the difference is B − A (positive when B is "
+                                "better)")
+            if abs(mean - diff.mean()) > 1e-6:
+                raise _Mismatch(f"the mean difference is {mean:.4g}, expected the mean of "
+                                "B − A over the mixtures")
+            if not low <= mean <= high:
+                raise _Mismatch("the interval should contain the mean difference")
+            ref_low, ref_high = _percentile_interval(diff, n_boot, 0)
+            width, ref_width = high - low, ref_high - ref_low
+            unpaired = 1.96 * np.sqrt(a.var(ddof=1) / n + b.var(ddof=1) / n) * 2
+            if width > 2.0 * ref_width and abs(width - unpaired) < 0.5 * unpaired:
+                raise _Mismatch(
+                    f"the interval is {width:.2f} dB wide, as if A and B were resampled "
+                    "independently: the same mixtures were scored by both systems, so resample "
+                    "the mixtures and keep each pair together")
+            tolerance = 0.15 * ref_width
+            if abs(low - ref_low) > tolerance or abs(high - ref_high) > tolerance:
+                raise _Mismatch(
+                    f"interval [{low:.3f}, {high:.3f}] dB; measured with another {n_boot}-fold "
+                    f"bootstrap it is about [{ref_low:.3f}, {ref_high:.3f}] dB. Resample the "
+                    "mixtures with replacement (as many as there are), take each resample's "
+                    "mean difference, and the 2.5 and 97.5 percentiles of those means")
+            if excludes_zero != (low > 0 or high < 0):
+                raise _Mismatch("the decision is wrong: check the interval")
+        return run
+
+    return [
+        ("B better by 0.5 dB, mixtures of very different difficulty", case(40, 0.5, 6.0, 0.4,
+                                                                           True)),
+        ("no real difference", case(60, 0.0, 3.0, 1.0, False)),
+        ("B worse by 1 dB, 12 mixtures", case(12, -1.0, 4.0, 0.5, True)),
+    ]
+
+
+def check_paired(fn, progress: bool = True) -> CheckResult:
+    """Check ``paired_difference(scores_a, scores_b, n_boot, seed) -> (mean, low, high)``
+    (chapter 8's apply exercise): the mean of ``B − A`` over the same mixtures and a 95 %
+    percentile-bootstrap interval of it that resamples the *pairs*, compared with the checker's
+    own bootstrap (within 15 % of its width) on a case where pairing decides the answer.
+    :func:`lassnet.evaluate.bootstrap_ci` is withheld."""
+    return _run(PAIRED, fn, _paired_cases, progress)
+
+
+PAIRED = Exercise(
+    "paired", "paired_difference", "exercises", "a percentile bootstrap of the pairs",
+    "differences per mixture, resample them with replacement n_boot times, percentiles "
+    "2.5 and 97.5 of the resampled means", check_paired, kind="apply", teaches=8, points=2,
+    withheld=(Withhold("lassnet.evaluate.bootstrap_ci"),
+              Withhold("scipy.stats.bootstrap"),
+              Withhold("lassnet.exercises.metrics._percentile_interval")),
 )
