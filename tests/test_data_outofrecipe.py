@@ -322,6 +322,12 @@ def test_subsets_and_training_captions():
     assert same_words[0]["caption"] in CAPTIONS["rain"]
     assert torch.equal(same_words[0]["wave"], clips[0]["wave"])
     assert same_words.captions == {"rain": CAPTIONS["rain"], "bell": CAPTIONS["bell"]}
+    # Without the recording chain: the same sound, dry (no room, microphone or noise floor).
+    dry = OutOfRecipeClips("test", SR, 0.25, count=6, classes=["rain", "bell"], recording=False)
+    assert dry.with_duration(0.25).recording is False
+    bell = dry[1]["wave"][0].numpy()
+    assert not np.allclose(bell, clips[1]["wave"][0].numpy())
+    assert np.array_equal(bell, synthesize_out_of_recipe("bell", dry[1]["seed"], SR, 0.25, False))
     with pytest.raises(ValueError, match="unknown class"):
         OutOfRecipeClips(classes=["rain", "cat"])
     with pytest.raises(ValueError, match="repeat"):

@@ -511,8 +511,8 @@ def clip_source(
       keeping the rows of the split when the CSV has a ``split`` column;
     * ``"out-of-recipe"``: :class:`~lassnet.data.OutOfRecipeClips`, the same classes made by
       another synthesiser, for testing only (``split`` must be ``"test"``; ``options``:
-      ``count``, ``classes``, ``seed``, ``duration``, ``captions``; by default unlimited, with
-      clips made at the mixtures' segment length, as for ``"synthetic"``).
+      ``count``, ``classes``, ``seed``, ``duration``, ``captions``, ``recording``; by default
+      unlimited, with clips made at the mixtures' segment length, as for ``"synthetic"``).
 
     Taught in chapter 6 (Data).
     """

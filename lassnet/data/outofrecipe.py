@@ -1265,12 +1265,17 @@ def _noise_floor(rng: np.random.Generator, size: int, sr: int) -> np.ndarray:
     return (spectrum / np.float32(math.sqrt(power) + 1e-30)).astype(np.complex64)
 
 
-def _record(x: np.ndarray, rng: np.random.Generator, sr: int, outdoors: bool) -> np.ndarray:
+def _record(
+    x: np.ndarray, rng: np.random.Generator, sr: int, outdoors: bool, recording: bool = True
+) -> np.ndarray:
     """The recording chain, every setting drawn from ``rng``: the room and the noise floor,
     both through the microphone's response (one FFT convolution), then the dynamics, the
-    level (by loudness) and a ceiling."""
+    level (by loudness) and a ceiling. ``recording=False`` keeps only the level and the
+    ceiling."""
     n = len(x)
     x = x / (np.float32(np.abs(x).max()) + np.float32(1e-12))
+    if not recording:
+        return _level(x, rng, sr)
     ir = _room_response(rng, sr, outdoors)
     size = scipy.fft.next_fast_len(n + len(ir) - 1, real=True)
     spectrum = scipy.fft.rfft(x, size) * scipy.fft.rfft(ir, size)
@@ -1282,8 +1287,13 @@ def _record(x: np.ndarray, rng: np.random.Generator, sr: int, outdoors: bool) ->
     spectrum *= _microphone(rng, size, sr)
     y = scipy.fft.irfft(spectrum, size)[:n].astype(np.float32)
     y /= np.float32(np.abs(y).max()) + np.float32(1e-12)
-    y = _dynamics(y, rng, sr).astype(np.float32)
-    y *= np.float32(10 ** (rng.uniform(-32.0, -16.0) / 20) / (_loudness(y, sr) + 1e-12))
+    return _level(_dynamics(y, rng, sr).astype(np.float32), rng, sr)
+
+
+def _level(y: np.ndarray, rng: np.random.Generator, sr: int) -> np.ndarray:
+    """``y`` set to a loudness of −32 to −16 dBFS (RMS of its active part), under a 0.99
+    ceiling."""
+    y = y * np.float32(10 ** (rng.uniform(-32.0, -16.0) / 20) / (_loudness(y, sr) + 1e-12))
     peak = float(np.abs(y).max())
     if peak > 0.99:  # a limiter's ceiling
         y *= np.float32(0.99 / peak)
@@ -1310,11 +1320,14 @@ def synthesize_out_of_recipe(
     seed: int,
     sample_rate: int = 16000,
     duration: float = DEFAULT_DURATION,
+    recording: bool = True,
 ) -> np.ndarray:
     """One out-of-recipe clip of ``class_name``: float32 ``(L,)``, ``L = round(duration·sr)``.
 
     The sound comes from this module's own recipe for the class, then passes through a
-    recording chain (room, microphone, dynamics, noise floor, level) drawn for this clip.
+    recording chain (room, microphone, dynamics, noise floor, level) drawn for this clip;
+    ``recording=False`` gives the dry sound at a level (to tell the effect of the new recipes
+    from that of the recording).
     Deterministic: the clip depends only on the arguments (the random streams are
     ``default_rng([seed, crc32("out-of-recipe/" + class), key])`` for the sound and the same
     with a trailing ``1`` for the recording). Peak within ``[-0.99, 0.99]``; the level is
@@ -1335,7 +1348,7 @@ def synthesize_out_of_recipe(
     raw = _RECIPES[class_name](np.random.default_rng(key), int(sample_rate), n)
     raw = np.asarray(raw[:n], dtype=np.float32)
     return _record(raw, np.random.default_rng(key + [1]), int(sample_rate),
-                   class_name in _OUTDOORS)
+                   class_name in _OUTDOORS, recording)
 
 
 def out_of_recipe_seed(index: int, seed: int = 0) -> int:
@@ -1400,6 +1413,8 @@ class OutOfRecipeClips(LabelledClips):
             :data:`OUT_OF_RECIPE_CAPTIONS`; pass :data:`lassnet.data.CAPTIONS` to query with
             the training captions and so separate the effect of new sounds from that of new
             words).
+        recording: ``False`` leaves out the recording chain (room, microphone, dynamics,
+            noise floor): the new recipes alone.
 
     ``captions`` is kept as the attribute :attr:`captions` (``class → tuple``). Taught in
     chapter 6 (Data).
@@ -1414,6 +1429,7 @@ class OutOfRecipeClips(LabelledClips):
         classes: Sequence[str] | None = None,
         seed: int = 0,
         captions: Mapping[str, Sequence[str]] | None = None,
+        recording: bool = True,
     ):
         if split != "test":
             raise ValueError(
@@ -1443,14 +1459,16 @@ class OutOfRecipeClips(LabelledClips):
         self.classes = classes
         self.seed = int(seed)
         self.captions = _caption_table(captions, classes)
+        self.recording = bool(recording)
 
     def __len__(self) -> int:
         return self.count
 
     def with_duration(self, duration: float) -> OutOfRecipeClips:
-        """The same clip set (classes, seed, count, captions) with clips of ``duration`` s."""
+        """The same clip set (classes, seed, count, captions, recording) with clips of
+        ``duration`` seconds."""
         return OutOfRecipeClips(self.split, self.sample_rate, duration, self.count,
-                                self.classes, self.seed, self.captions)
+                                self.classes, self.seed, self.captions, self.recording)
 
     def item_classes(self, index: int) -> tuple[str, ...]:
         return (self.classes[self._check_index(index) % len(self.classes)],)
@@ -1466,7 +1484,7 @@ class OutOfRecipeClips(LabelledClips):
         label = self.classes[index % len(self.classes)]
         seed = out_of_recipe_seed(index, self.seed)
         duration = DEFAULT_DURATION if self.duration is None else self.duration
-        wave = synthesize_out_of_recipe(label, seed, self.sample_rate, duration)
+        wave = synthesize_out_of_recipe(label, seed, self.sample_rate, duration, self.recording)
         return {
             "wave": torch.from_numpy(wave)[None],  # (1, L)
             "label": label,
@@ -1479,5 +1497,5 @@ class OutOfRecipeClips(LabelledClips):
         return (
             f"OutOfRecipeClips(split='test', sample_rate={self.sample_rate}, "
             f"duration={self.duration}, count={self.count}, classes={len(self.classes)}, "
-            f"seed={self.seed})"
+            f"seed={self.seed}, recording={self.recording})"
         )
