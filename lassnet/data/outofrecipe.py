@@ -246,17 +246,11 @@ def _uniform_noise(rng: np.random.Generator, shape: int | tuple[int, ...]) -> np
 
 def _biquad(kind: str, freq: float, q: float, sr: int, gain_db: float = 0.0):
     """Coefficients ``(b, a)`` of a second-order filter (the audio-EQ cookbook's forms):
-    ``"lowpass"``, ``"highpass"``, ``"bandpass"`` (peak gain 1) or ``"peak"``."""
+    ``"bandpass"`` (peak gain 1) or ``"peak"`` (a bump of ``gain_db`` at ``freq``)."""
     freq = min(max(freq, 1.0), 0.45 * sr)
     w = _TWO_PI * freq / sr
     cw, alpha = math.cos(w), math.sin(w) / (2.0 * q)
-    if kind == "lowpass":
-        b = [(1 - cw) / 2, 1 - cw, (1 - cw) / 2]
-        a = [1 + alpha, -2 * cw, 1 - alpha]
-    elif kind == "highpass":
-        b = [(1 + cw) / 2, -(1 + cw), (1 + cw) / 2]
-        a = [1 + alpha, -2 * cw, 1 - alpha]
-    elif kind == "bandpass":
+    if kind == "bandpass":
         b = [alpha, 0.0, -alpha]
         a = [1 + alpha, -2 * cw, 1 - alpha]
     else:  # peak
@@ -355,9 +349,9 @@ def _decaying(length: int, sr: int, t60: float, power: float = 1.0) -> np.ndarra
     """``exp(-(t/τ)^power)`` reaching −60 dB at ``t60`` seconds (power 1: exponential;
     above 1 a held, then faster, fall)."""
     t = np.arange(length, dtype=np.float32) / np.float32(t60 * sr)
-    return np.exp(np.float32(-6.9078) * t**np.float32(power)) if power != 1 else np.exp(
-        np.float32(-6.9078) * t
-    )
+    if power != 1:
+        t = t ** np.float32(power)
+    return np.exp(np.float32(-6.9078) * t)
 
 
 _RING_BLOCK = 512
