@@ -17,8 +17,10 @@ otherwise; the level functions accept any shape ``(..., L)`` and work on the las
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import sys
 import warnings
 from pathlib import Path
 
@@ -28,13 +30,16 @@ import torch
 import torchaudio.functional as AF
 
 from .checks import as_waveform
-from .files import atomic_write
+from .files import atomic_stream, check_writable
 
 __all__ = [
     "AudioError",
     "load_audio",
     "save_audio",
     "audio_format",
+    "output_format",
+    "AudioReader",
+    "AudioWriter",
     "audio_info",
     "to_mono",
     "resample",
@@ -68,19 +73,67 @@ class AudioError(ValueError):
         super().__init__(f"{where}{reason}")
 
 
-def audio_info(path: PathLike):
-    """The header of an audio file without reading its samples: ``soundfile.info``'s record
-    (``.samplerate``, ``.channels``, ``.frames``, ``.duration``).
-
-    Raises :class:`AudioError` naming the file when it is missing or not audio.
-    """
+def _check_source(path: PathLike) -> Path:
+    """``path`` as a ``Path`` if it names a regular file; :class:`AudioError` saying what it
+    is otherwise (missing, a folder, standard input, a device or pipe)."""
+    if str(path) == "-":
+        raise AudioError(path, "standard input is not a regular file; give the path of an "
+                         "audio file")
     path = Path(path)
+    if path.is_dir():
+        raise AudioError(path, "is a folder, not an audio file")
+    if path.exists() and not path.is_file():
+        raise AudioError(path, "is not a regular file (a device or a pipe); give the path of "
+                         "an audio file")
     if not path.is_file():
         raise AudioError(path, "no such audio file")
+    return path
+
+
+def _unreadable(path: Path, err: Exception) -> AudioError:
+    """The one error for a regular file libsndfile cannot open, with its reason when that
+    reason says something (for a file that exists, "does not exist or is not a regular file
+    (possibly a pipe?)" only means "not a format it knows")."""
+    reason = str(err).split(": ", 1)[-1].strip().rstrip(".")
+    if not reason or "possibly a pipe" in reason or "does not exist" in reason:
+        reason = "format not recognised"
+    return AudioError(path, f"not an audio file soundfile can read ({reason})")
+
+
+@contextlib.contextmanager
+def _quiet_c_stderr():
+    """Silence what C libraries print on file descriptor 2 inside the block: libmpg123, asked
+    by libsndfile whether random bytes are MP3, prints "Note: Illegal Audio-MPEG-Header" lines
+    before the one clear error lassnet gives."""
     try:
-        return sf.info(str(path))
-    except (RuntimeError, sf.LibsndfileError) as err:
-        raise AudioError(path, f"cannot read audio ({err})") from None
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable descriptor 2: nothing to silence
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def audio_info(path: PathLike):
+    """The header of an audio file without reading its samples: ``soundfile.info``'s record
+    (``.samplerate``, ``.channels``, ``.frames``, ``.duration``, ``.format``, ``.subtype``).
+
+    Raises :class:`AudioError` naming the file when it is missing, a folder, not a regular
+    file, or not audio.
+    """
+    path = _check_source(path)
+    try:
+        with _quiet_c_stderr():
+            return sf.info(str(path))
+    except (RuntimeError, sf.LibsndfileError, TypeError, ValueError) as err:
+        raise _unreadable(path, err) from None
 
 
 def load_audio(
@@ -105,20 +158,20 @@ def load_audio(
         of ``wave`` (``sample_rate`` when given).
 
     Raises:
-        AudioError: (a ``ValueError``) naming the file when it is missing, unreadable, holds
-            no samples, or holds NaN/Inf.
+        AudioError: (a ``ValueError``) naming the file when it is missing, a folder, not a
+            regular file, not audio, holds no samples, or holds NaN/Inf.
 
     Taught in chapter 6 (Data).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise AudioError(path, "no such audio file")
+    path = _check_source(path)
     try:
-        data, sr = sf.read(
-            str(path), start=int(offset), frames=int(frames), dtype="float32", always_2d=True
-        )  # (L, C)
+        with _quiet_c_stderr():
+            data, sr = sf.read(
+                str(path), start=int(offset), frames=int(frames), dtype="float32",
+                always_2d=True,
+            )  # (L, C)
     except (RuntimeError, sf.LibsndfileError, TypeError, ValueError) as err:
-        raise AudioError(path, f"cannot read audio ({err})") from None
+        raise _unreadable(path, err) from None
     if data.shape[0] == 0 or data.shape[1] == 0:
         raise AudioError(path, "the file holds no audio samples (empty)")
     wave = torch.from_numpy(np.ascontiguousarray(data.T))  # (C, L)
@@ -142,27 +195,22 @@ def save_audio(
     """Write ``wave`` (``(L,)`` or ``(C, L)``, tensor or array) to ``path``, atomically.
 
     The format follows the file's extension (``.wav``, ``.flac``, ``.ogg``, ... whatever
-    ``soundfile`` writes here); an unknown extension is a ``ValueError`` before anything is
-    written. ``subtype``: the sample format, by default 16-bit PCM where the format has it
-    (WAV, FLAC, AIFF) and the format's own default elsewhere (Vorbis for OGG). With an integer
-    subtype, samples beyond ±1 would wrap around, so they are clipped with a warning; pass
-    ``subtype="FLOAT"`` (WAV) to keep them. The file goes to a temporary file in the same
-    folder and replaces ``path`` only when complete (:func:`lassnet.files.atomic_write`), so a
-    failure never leaves a truncated file, and writing over the input file is safe. Parent
-    folders are created. Returns the path. Taught in chapter 6 (Data).
+    ``soundfile`` writes here) and is checked, with ``subtype`` and the destination, before
+    anything is written (:func:`output_format`). ``subtype``: the sample format, by default
+    16-bit PCM where the format has it (WAV, FLAC, AIFF) and the format's own default
+    elsewhere (Vorbis for OGG). With an integer subtype, samples beyond ±1 would wrap
+    around, so they are clipped with a warning; pass ``subtype="FLOAT"`` (WAV) to keep them.
+    The file goes to a temporary file in the same folder and replaces ``path`` only when
+    complete (:func:`lassnet.files.atomic_stream`), so a failure never leaves a truncated
+    file, and writing over the input file is safe. Parent folders are created. Returns the
+    path. Long signals are better written block by block with :class:`AudioWriter`. Taught in
+    chapter 6 (Data).
     """
     if not isinstance(sample_rate, (int, np.integer)) or isinstance(sample_rate, bool) \
             or sample_rate <= 0:
         raise ValueError(f"sample_rate must be a positive integer, got {sample_rate!r}")
     path = Path(path)
-    fmt = audio_format(path)
-    if subtype is None:
-        subtype = "PCM_16" if sf.check_format(fmt, "PCM_16") else sf.default_subtype(fmt)
-    elif not sf.check_format(fmt, subtype):
-        raise ValueError(
-            f"cannot write {path}: {fmt} files do not take subtype {subtype!r}; "
-            f"choose one of {', '.join(sf.available_subtypes(fmt))}"
-        )
+    fmt, subtype = output_format(path, subtype)
     try:
         wave = as_waveform(wave, "wave", layouts=("L", "CL")).cpu()
     except ValueError as err:
@@ -170,7 +218,7 @@ def save_audio(
     if wave.dim() == 1:
         wave = wave[None]  # (1, L)
     data = wave.numpy().T  # (L, C)
-    if subtype.startswith("PCM"):
+    if _clips(subtype):
         peak = float(np.abs(data).max())
         if peak > 1.0:
             warnings.warn(
@@ -179,9 +227,192 @@ def save_audio(
                 stacklevel=2,
             )
             data = np.clip(data, -1.0, 1.0)
-    with atomic_write(path) as fh:
+    with atomic_stream(path) as fh:
         sf.write(fh, data, int(sample_rate), subtype=subtype, format=fmt)
     return path
+
+
+def _clips(subtype: str) -> bool:
+    """Whether a subtype stores integers, so that samples beyond ±1 must be clipped."""
+    return subtype.startswith("PCM") or subtype in ("ULAW", "ALAW")
+
+
+def output_format(
+    path: PathLike, subtype: str | None = None, like: str | None = None
+) -> tuple[str, str]:
+    """Check that audio can be written at ``path`` and choose how: ``(format, subtype)``.
+
+    The format follows the extension (:func:`audio_format`). The subtype is ``subtype`` when
+    given (it must be one the format takes), else ``like`` (e.g. the input file's subtype,
+    so a float file stays float) when the format takes it, else 16-bit PCM when the format
+    takes it, else the format's default (Vorbis for OGG, MP3 for MP3). The destination is
+    checked too (:func:`lassnet.files.check_writable`): not a folder, not a device, in a
+    folder that takes new files. Everything raises ``ValueError`` in one line naming the
+    value and the fix, before anything is written. Taught in chapter 6 (Data).
+    """
+    path = check_writable(path)
+    fmt = audio_format(path)
+    if subtype is not None:
+        if not isinstance(subtype, str) or not sf.check_format(fmt, subtype.upper()):
+            raise ValueError(
+                f"cannot write {path}: {fmt} files do not take subtype {subtype!r}; "
+                f"choose one of {', '.join(sf.available_subtypes(fmt))}"
+            )
+        return fmt, subtype.upper()
+    if like and sf.check_format(fmt, like):
+        return fmt, like
+    return fmt, ("PCM_16" if sf.check_format(fmt, "PCM_16") else sf.default_subtype(fmt))
+
+
+class AudioReader:
+    """Read an audio file in windows that move forward, without holding the whole file:
+    what :meth:`lassnet.model.LASSModel.separate_file` reads hours of audio with.
+
+    ``with AudioReader(path) as reader: reader.read(start, stop)`` gives frames
+    ``[start, stop)`` as a float32 tensor ``(C, stop − start)``, every channel, zeros past the
+    end. Windows may overlap the previous one but must not start before it: the file is read
+    once, in order (so any format ``soundfile`` reads works, seekable or not), and only the
+    part of the last window that the next may need is kept. The header's ``sample_rate``,
+    ``channels``, ``frames``, ``format`` and ``subtype`` are attributes.
+
+    Raises :class:`AudioError` naming the file when it is missing, a folder, not a regular
+    file, not audio or empty (on opening), or when a window holds NaN/Inf or the file cannot
+    be read further (on reading). Taught in chapter 6 (Data).
+    """
+
+    def __init__(self, path: PathLike):
+        self.path = _check_source(path)
+        info = audio_info(self.path)
+        if info.frames <= 0 or info.channels <= 0:
+            raise AudioError(self.path, "the file holds no audio samples (empty)")
+        self.sample_rate = int(info.samplerate)
+        self.channels = int(info.channels)
+        self.frames = int(info.frames)
+        self.format = info.format
+        self.subtype = info.subtype
+        self._file = None
+        self._buffer = torch.zeros(self.channels, 0)  # frames [_start, _pos) of the file
+        self._start = 0
+        self._pos = 0
+
+    def __enter__(self) -> AudioReader:
+        try:
+            with _quiet_c_stderr():
+                self._file = sf.SoundFile(str(self.path))
+        except (RuntimeError, sf.LibsndfileError, TypeError, ValueError) as err:
+            raise _unreadable(self.path, err) from None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def _next(self, count: int) -> torch.Tensor:
+        """The next ``count`` frames of the file ``(C, count)``, zero-padded past its end."""
+        try:
+            data = self._file.read(count, dtype="float32", always_2d=True)  # (n, C)
+        except (RuntimeError, sf.LibsndfileError) as err:
+            raise AudioError(
+                self.path, f"cannot read audio after {self._pos / self.sample_rate:.2f} s "
+                f"({err})"
+            ) from None
+        block = torch.from_numpy(np.ascontiguousarray(data.T))  # (C, n)
+        if not torch.isfinite(block).all():
+            first = int((~torch.isfinite(block)).any(0).nonzero()[0, 0]) + self._pos
+            raise AudioError(
+                self.path, f"the audio holds non-finite samples (NaN or Inf), the first at "
+                f"{first / self.sample_rate:.3f} s"
+            )
+        if block.shape[-1] < count:  # the file ended before its header said
+            block = torch.nn.functional.pad(block, (0, count - block.shape[-1]))
+        self._pos += count
+        return block
+
+    def read(self, start: int, stop: int) -> torch.Tensor:
+        """Frames ``[start, stop)``, ``(C, stop − start)`` float32 (see the class)."""
+        if self._file is None:
+            raise RuntimeError("use AudioReader in a with block")
+        if start < self._start or stop < start:
+            raise ValueError(
+                f"AudioReader reads forward: window [{start}, {stop}) after one from "
+                f"{self._start}"
+            )
+        while self._pos < start:  # skip a gap, a block at a time
+            self._next(min(start - self._pos, 1 << 20))
+            self._buffer, self._start = self._buffer[:, :0], self._pos
+        kept = self._buffer[:, start - self._start :]
+        if self._pos < stop:
+            kept = torch.cat([kept, self._next(stop - self._pos)], dim=-1)
+        self._buffer, self._start = kept, start
+        return kept[:, : stop - start]
+
+
+class AudioWriter:
+    """Write an audio file block by block, atomically: what
+    :meth:`lassnet.model.LASSModel.separate_file` writes hours of audio with.
+
+    ``with AudioWriter(path, sample_rate, channels, format, subtype) as w: w.write(block)``
+    with blocks ``(C, n)`` (tensor or array) in order. The frames go to a temporary file beside
+    ``path`` that replaces it only when the block ends without an error
+    (:func:`lassnet.files.atomic_stream`): a failure, a full disk or Ctrl-C leaves ``path`` as
+    it was, and ``path`` may be the file being read. ``format`` and ``subtype`` as
+    :func:`output_format` returns them. With an integer subtype samples beyond ±1 are clipped
+    and counted, and one warning at the end says how many. Taught in chapter 6 (Data).
+    """
+
+    def __init__(self, path: PathLike, sample_rate: int, channels: int, format: str,
+                 subtype: str):
+        self.path = Path(path)
+        self.sample_rate, self.channels = int(sample_rate), int(channels)
+        self.format, self.subtype = format, subtype
+        self.frames = 0
+        self.clipped = 0
+        self.peak = 0.0
+        self._stack = None
+        self._file = None
+
+    def __enter__(self) -> AudioWriter:
+        stack = contextlib.ExitStack()
+        try:
+            fh = stack.enter_context(atomic_stream(self.path))
+            self._file = stack.enter_context(sf.SoundFile(
+                fh, "w", self.sample_rate, self.channels, self.subtype, format=self.format))
+        except BaseException:  # the temporary file goes, the destination stays as it was
+            if not stack.__exit__(*sys.exc_info()):
+                raise
+        self._stack = stack
+        return self
+
+    def write(self, block) -> None:
+        """Append ``block`` ``(C, n)``."""
+        if isinstance(block, torch.Tensor):
+            block = block.detach().to("cpu", torch.float32).numpy()
+        data = np.ascontiguousarray(np.asarray(block, dtype=np.float32).T)  # (n, C)
+        if data.ndim != 2 or data.shape[1] != self.channels:
+            raise ValueError(
+                f"{self.path}: a block must be ({self.channels}, frames), got "
+                f"{tuple(np.shape(block))}"
+            )
+        if _clips(self.subtype):
+            over = np.abs(data) > 1.0
+            if over.any():
+                self.clipped += int(over.sum())
+                self.peak = max(self.peak, float(np.abs(data).max()))
+                data = np.clip(data, -1.0, 1.0)
+        self._file.write(data)
+        self.frames += data.shape[0]
+
+    def __exit__(self, *exc) -> None:
+        stack, self._stack, self._file = self._stack, None, None
+        stack.__exit__(*exc)
+        if exc[0] is None and self.clipped:
+            warnings.warn(
+                f"{self.path}: {self.clipped} samples beyond ±1 (peak {self.peak:.3g}) were "
+                f"clipped for {self.subtype}; write a float subtype (FLOAT, in WAV) to keep "
+                "them",
+                stacklevel=2,
+            )
 
 
 def audio_format(path: PathLike) -> str:

@@ -28,6 +28,7 @@ import codecs
 import collections
 import contextlib
 import hashlib
+import io
 import os
 import pickle
 import re
@@ -109,6 +110,11 @@ def save(payload: dict, path: str | os.PathLike, kind: str, version: int = 1) ->
 
     Adds ``format``, ``lassnet``, ``torch`` and ``checksum`` entries, then writes atomically.
     Returns the path.
+
+    The file is serialised in memory first and then written as bytes: torch's zip writer,
+    writing to a file itself, reports a full disk as "unexpected pos ..."; written here, the
+    operating system's own error ("No space left on device") reaches the caller. (It costs
+    one file's size in memory while it is written.)
     """
     if kind not in KINDS:
         raise ValueError(f"unknown checkpoint kind {kind!r}; one of {sorted(KINDS)}")
@@ -121,8 +127,10 @@ def save(payload: dict, path: str | os.PathLike, kind: str, version: int = 1) ->
         "torch": str(torch.__version__),
     }
     stamped["checksum"] = checksum(stamped)
+    buffer = io.BytesIO()
+    torch.save(stamped, buffer)
     with atomic_write(path) as fh:
-        torch.save(stamped, fh)
+        fh.write(buffer.getbuffer())
     return Path(path)
 
 

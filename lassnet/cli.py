@@ -1,7 +1,12 @@
 """The ``lassnet`` command: ``separate``, ``train``, ``evaluate``, ``train-query``, ``info``.
 
-User mistakes (a missing file, unreadable audio, an empty query, an unknown preset) end with
-one line on stderr and exit status 2 — never a traceback.
+User mistakes (a missing file, unreadable audio, an empty query, an unknown preset, an
+output path or format that cannot be written) end with one line on stderr and exit status 2 —
+never a traceback; ``separate`` checks every path before it loads the model. Failures of the
+system (a full disk, a read-only file system) are one line and status 1, Ctrl-C is one line
+and status 130 (SIGTERM during ``separate``: 143), and warnings print as one line. Nothing
+half-written is left: ``separate`` streams into a temporary file renamed into place only when
+complete, so ``-o`` may even name the input.
 
     lassnet separate mix.wav --query "a siren wailing" -o siren.wav
     lassnet train --config tiny-cpu --out runs/tiny-cpu
@@ -12,47 +17,150 @@ one line on stderr and exit status 2 — never a traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import signal
 import sys
+import warnings
 from pathlib import Path
 
 __all__ = ["main"]
 
 
 class UserError(Exception):
-    """A mistake in the command line, reported in one line."""
+    """A mistake in the command line, reported in one line (exit status 2)."""
+
+
+class SystemFault(Exception):
+    """The system failed the command (a full disk, a read-only folder): one line, status 1."""
+
+
+class Stopped(Exception):
+    """The command was stopped by a signal: one line, exit status ``code`` (130 for Ctrl-C)."""
+
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.code = code
 
 
 def _separate(args) -> None:
-    from .audio import load_audio, save_audio
-    from .model import LASSModel
+    from .audio import AudioError, audio_info, load_audio, output_format
+    from .model import LASSModel, check_chunking
     from .paths import shipped_model
 
-    if not args.query and not args.query_audio:
+    # Everything that can be checked is checked before the model loads or anything runs.
+    if args.query is not None and args.query_audio is not None:
+        raise UserError("give one query: --query (text) or --query-audio (a clip), not both")
+    if args.query is None and args.query_audio is None:
         raise UserError("give a text query (--query) or an audio query (--query-audio)")
     if args.query is not None and not args.query.strip():
         raise UserError("the query is empty")
-    if not Path(args.input).is_file():
-        raise UserError(f"input file not found: {args.input}")
-    model = LASSModel.load(args.checkpoint or shipped_model())
-    wave, sr = load_audio(args.input, mono=False)  # (C, L): a stereo file stays stereo
+    info = audio_info(args.input)  # AudioError: missing, folder, not a file, not audio
+    if info.frames <= 0:
+        raise AudioError(args.input, "the file holds no audio samples (empty)")
+    output_format(args.output, args.subtype, like=info.subtype)  # before any work
+    check_chunking(args.chunk_seconds, 1.0)
+    encoder = _query_encoder(args)
     query, query_sr = args.query, None
-    if args.query_audio:
+    if args.query_audio is not None:
         query, query_sr = load_audio(args.query_audio, mono=True)
         query = query[0]
-    out = model.separate(wave, sr, query, query_sample_rate=query_sr,
-                         chunk_seconds=args.chunk_seconds, precision=args.precision)  # (C, L)
-    path = save_audio(args.output, out, sr)
-    channels = "mono" if out.shape[0] == 1 else f"{out.shape[0]} channels"
-    print(f"wrote {path} ({out.shape[-1] / sr:.2f} s at {sr} Hz, {channels})")
+    if _same_file(args.input, args.output):
+        _note("-o is the input file: it is replaced only once the separation is complete")
+
+    model = LASSModel.load(args.checkpoint or shipped_model())
+    if encoder is None and args.query_audio is not None and model.query_name == "minilm":
+        encoder = "minilm-audio"
+        _note("--query-audio: the model's 'minilm' encoder takes text only, so its audio "
+              "tower, aligned to MiniLM, embeds the clip (--query-encoder minilm-audio)")
+    if encoder is not None and encoder != model.query_name:
+        options = {}  # another encoder's options (a CLAP checkpoint) do not carry over
+        model = LASSModel(model.separator, None, encoder, options)
+    if args.query_audio is not None and not model.encoder.supports_audio:
+        raise UserError(f"the {model.query_name!r} query encoder takes text only; choose one "
+                        "that listens with --query-encoder (e.g. clap for a CLAP model)")
+    stop = _StopOnSigterm()
+    try:
+        with stop:
+            written = model.separate_file(
+                args.input, args.output, query, query_sample_rate=query_sr,
+                subtype=args.subtype, chunk_seconds=args.chunk_seconds,
+                precision=args.precision)
+    except KeyboardInterrupt:
+        why = "terminated (SIGTERM)" if stop.fired else "interrupted (Ctrl-C)"
+        raise Stopped(143 if stop.fired else 130, f"{why}; nothing was written") from None
+    except OSError as err:  # a full disk, a file system turned read-only, ...
+        raise SystemFault(f"cannot write {args.output}: {err.strerror or err}; nothing was "
+                          "written") from None
+    channels = "mono" if written.channels == 1 else f"{written.channels} channels"
+    print(f"wrote {args.output} ({written.frames / written.samplerate:.2f} s at "
+          f"{written.samplerate} Hz, {channels}, {written.subtype})")
+
+
+def _query_encoder(args) -> str | None:
+    """``--query-encoder``, checked against the names lassnet knows (``None`` if not given)."""
+    if args.query_encoder is None:
+        return None
+    from .query import _normalise_name, available
+
+    name = _normalise_name(args.query_encoder)
+    if name not in available():
+        raise UserError(f"unknown query encoder {args.query_encoder!r}; choose one of "
+                        f"{', '.join(available())}")
+    return name
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve() or Path(a).samefile(b)
+    except OSError:
+        return False
+
+
+def _note(text: str) -> None:
+    print(f"lassnet: note: {text}", file=sys.stderr)
+
+
+class _StopOnSigterm:
+    """While active, SIGTERM raises ``KeyboardInterrupt`` (as Ctrl-C does), so that the
+    temporary output file is removed on the way out; ``fired`` tells which it was."""
+
+    def __init__(self):
+        self.fired = False
+        self._old = None
+
+    def _handler(self, signum, frame):
+        self.fired = True
+        raise KeyboardInterrupt
+
+    def __enter__(self):
+        try:
+            self._old = signal.signal(signal.SIGTERM, self._handler)
+        except ValueError:  # not the main thread: leave signals alone
+            self._old = None
+        return self
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGTERM, self._old)
 
 
 def _train(args) -> None:
+    """``lassnet train``. A mistake in the command (a bad config, an unknown or absent
+    device, ``--out`` a file) ends with one line and status 2 (from :func:`main`); a run
+    folder that cannot be used (read-only, full, in use by another run) with one line and
+    status 1; Ctrl-C or SIGTERM with a checkpoint, one line and status 130."""
     from .train import Trainer, load_config
+    from .train.state import describe_os_error
 
     overrides = {k: getattr(args, k) for k in ("steps", "batch_size", "seed", "num_workers",
-                                               "loss", "query", "precision")}
+                                               "loss", "precision")}
     cfg = load_config(args.config, **overrides)
+    if args.query and args.query != cfg.query:  # another encoder: the file's options were not
+        cfg = dataclasses.replace(cfg, query=args.query, query_options={})  # written for it
+    if args.query_checkpoint:
+        cfg = dataclasses.replace(
+            cfg, query_options={**cfg.query_options, "checkpoint": args.query_checkpoint})
     out = Path(args.out or f"runs/{cfg.name}")
     print(f"training {cfg.name}: preset {cfg.preset}, query {cfg.query}, {cfg.steps} steps "
           f"-> {out}", file=sys.stderr)
@@ -62,6 +170,11 @@ def _train(args) -> None:
         print(f"stopped; the last checkpoint is in {out}; run the same command to resume",
               file=sys.stderr)
         raise SystemExit(130) from None
+    except FileNotFoundError:
+        raise  # a missing input, e.g. a dataset's file: main() reports it (status 2)
+    except OSError as err:
+        print(f"lassnet train: error: {describe_os_error(err)}", file=sys.stderr)
+        raise SystemExit(1) from None
     print(json.dumps(summary, indent=2))
 
 
@@ -77,7 +190,7 @@ def _evaluate(args) -> None:
     if args.out:
         try:
             check_writable(args.out)
-        except OSError as err:
+        except (OSError, ValueError) as err:
             raise UserError(f"--out: {err}") from None
     if args.data_root and dataset not in ("esc50", "folder"):
         raise UserError(f"--data-root applies to --dataset esc50 or folder, not {args.dataset}")
@@ -95,7 +208,7 @@ def _evaluate(args) -> None:
                                 "it there (about 600 MB)")
             try:
                 check_writable(root / "ESC-50-master.zip")
-            except OSError as err:
+            except (OSError, ValueError) as err:
                 raise UserError(f"--data-root: {err}") from None
         options["download"] = args.download
 
@@ -156,12 +269,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("separate", help="extract the sound a query describes from a file")
-    p.add_argument("input", help="audio file (any rate; every channel is separated)")
+    p.add_argument("input", help="audio file (any rate, any length: it is streamed; every "
+                   "channel is separated)")
     p.add_argument("--query", "-q", help='text query, e.g. "a siren wailing"')
     p.add_argument("--query-audio", help="an audio clip of the wanted sound, as the query")
-    p.add_argument("--output", "-o", required=True, help="where to write the separated sound")
+    p.add_argument("--query-encoder", help="the query encoder to embed the query with "
+                   "(default: the model's; minilm-audio for --query-audio with a minilm model)")
+    p.add_argument("--output", "-o", required=True, help="where to write the separated sound "
+                   "(format from the extension: .wav, .flac, .ogg, ...)")
+    p.add_argument("--subtype", help="sample format of the output, e.g. FLOAT, PCM_24, PCM_16 "
+                   "(default: the input's where the format takes it, else the format's own)")
     p.add_argument("--checkpoint", "-c", help="model checkpoint (default: the shipped model)")
-    p.add_argument("--chunk-seconds", type=float, default=10.0)
+    p.add_argument("--chunk-seconds", type=float, default=10.0,
+                   help="separated in chunks of this length (at least 0.5), cross-faded")
     p.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default="auto",
                    help="the U-Net's arithmetic; auto: whichever is faster on this machine")
     p.set_defaults(func=_separate)
@@ -177,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="l1 (AudioSep's) or neg_sdr (the per-example negative SDR; "
                    "snr is its earlier name)")
     p.add_argument("--query", help="query encoder name (e.g. minilm, clap)")
+    p.add_argument("--query-checkpoint", help="the query encoder's checkpoint file (clap)")
     p.add_argument("--precision", choices=["float32", "bfloat16", "float16"])
     p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
     p.set_defaults(func=_train)
@@ -211,15 +332,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    """Warnings as one line on stderr, without the source line Python shows."""
+    text = " ".join(str(message).split())
+    print(f"lassnet: warning: {text}", file=sys.stderr if file is None else file)
+
+
 def main(argv=None) -> int:
+    """Run the ``lassnet`` command; returns the exit status.
+
+    0: done; 2: a mistake in the command or its inputs (one line); 1: the system failed
+    (a full disk, a read-only folder: one line); 130: Ctrl-C. Warnings print as one line.
+    """
     from .checkpoint import CheckpointError
 
     args = build_parser().parse_args(argv)
-    try:
-        args.func(args)
-    except (UserError, CheckpointError, FileNotFoundError, ValueError) as exc:
-        print(f"lassnet {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warning
+        try:
+            args.func(args)
+        except (UserError, CheckpointError, FileNotFoundError, ValueError) as exc:
+            print(f"lassnet {args.command}: error: {exc}", file=sys.stderr)
+            return 2
+        except SystemFault as exc:
+            print(f"lassnet {args.command}: error: {exc}", file=sys.stderr)
+            return 1
+        except OSError as exc:  # a full disk, a read-only file system, no permission
+            text = exc.strerror or str(exc)
+            if exc.filename and str(exc.filename) not in text:
+                text += f": {exc.filename}"
+            print(f"lassnet {args.command}: error: {text}", file=sys.stderr)
+            return 1
+        except Stopped as exc:
+            print(f"lassnet {args.command}: {exc}", file=sys.stderr)
+            return exc.code
+        except KeyboardInterrupt:
+            print(f"lassnet {args.command}: interrupted", file=sys.stderr)
+            return 130
     return 0
 
 

@@ -24,8 +24,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_write", "resumable_write", "PartialFile", "check_writable", "write_text",
-           "write_bytes"]
+__all__ = ["atomic_write", "atomic_stream", "resumable_write", "PartialFile", "check_writable",
+           "write_text", "write_bytes"]
 
 
 def _umask() -> int:
@@ -182,33 +182,100 @@ def resumable_write(path: str | os.PathLike, *, resume: bool = True) -> Iterator
                 os.unlink(part)
 
 
-def check_writable(path: str | os.PathLike) -> Path:
-    """Check, before any long work, that a file can be written at ``path``; return it.
+class _KeepErrors:
+    """A binary file handed to a C library that calls Python back to write (libsndfile, through
+    ``soundfile``'s virtual I/O). An exception raised inside such a callback cannot cross the C
+    code: it would be printed as "Exception ignored" and the library would see a short write.
+    So the first one is kept, every later call reports nothing done, and
+    :func:`atomic_stream` raises it when the block ends."""
 
-    Raises ``IsADirectoryError`` when ``path`` is a folder, ``FileExistsError`` when it is a
-    device, pipe or socket (an atomic write would replace the node itself),
-    ``NotADirectoryError`` when a file stands where a parent folder should be, and
-    ``PermissionError`` (or the ``OSError`` of the file system, e.g. read-only) when the
-    folder refuses a new file. The test writes and removes a temporary file in the nearest
-    existing folder; nothing else is created. Each message is one line naming the path.
+    def __init__(self, fh: IO[bytes]):
+        self._fh = fh
+        self.error: BaseException | None = None
+
+    def _call(self, method: str, *args, failed=0):
+        if self.error is not None:
+            return failed
+        try:
+            return getattr(self._fh, method)(*args)
+        except BaseException as err:  # noqa: BLE001 - kept and raised after the C call
+            self.error = err
+            return failed
+
+    def write(self, data) -> int:
+        return self._call("write", data)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._call("read", size, failed=b"")
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._call("seek", offset, whence, failed=-1)
+
+    def tell(self) -> int:
+        return self._call("tell", failed=-1)
+
+    def flush(self) -> None:
+        self._call("flush", failed=None)
+
+    @property
+    def name(self) -> str:
+        return self._fh.name
+
+
+@contextlib.contextmanager
+def atomic_stream(path: str | os.PathLike) -> Iterator[IO[bytes]]:
+    """:func:`atomic_write` (binary) for a writer in C that calls Python back, such as
+    ``soundfile.SoundFile(fh, "w", ...)`` writing a long file block by block.
+
+    An error while writing (a full disk: ``OSError`` errno ``ENOSPC``; Ctrl-C) is raised as
+    itself when the block ends, instead of the library's own "System error" or a bare
+    ``AssertionError``, and, as with :func:`atomic_write`, the temporary file is removed and
+    ``path`` keeps its old contents.
     """
-    path = Path(path).expanduser()
+    with atomic_write(path, "wb") as fh:
+        guarded = _KeepErrors(fh)
+        try:
+            yield guarded
+        except BaseException:
+            if guarded.error is not None:
+                raise guarded.error from None
+            raise
+        if guarded.error is not None:
+            raise guarded.error
+
+
+def check_writable(path: str | os.PathLike) -> Path:
+    """Check, before any work, that a file can be written at ``path`` the way
+    :func:`atomic_write` writes it (a temporary file beside it, renamed onto it).
+
+    Raises ``ValueError`` in one line when ``path`` is a folder, exists but is not a regular
+    file (``/dev/null``, a pipe), or its folder cannot take a new file (read-only, no
+    permission, not a folder). The test writes and removes an empty temporary file in the
+    folder; a missing folder is not created here, its nearest existing parent is checked
+    instead. Returns ``path`` as a ``Path``.
+    """
+    path = Path(path)
     if path.is_dir():
-        raise IsADirectoryError(f"{path} is a folder; give a file name such as {path / 'out'}")
-    if path.exists() and not path.is_file():  # a device or a pipe: renaming onto it would
-        raise FileExistsError(  # replace the node itself (/dev/null as root)
-            f"{path} is not a regular file (a device, pipe or socket); give a file name"
+        raise ValueError(f"cannot write {path}: it is a folder; give a file name inside it")
+    if path.exists() and not path.is_file():
+        raise ValueError(
+            f"cannot write {path}: it is not a regular file (a device or a pipe); lassnet "
+            "writes a new file and renames it into place"
         )
     folder = path.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     if not folder.is_dir():
-        raise NotADirectoryError(f"cannot write {path}: {folder} is a file, not a folder")
+        raise ValueError(f"cannot write {path}: {folder} is a file, not a folder")
     try:
-        with tempfile.TemporaryFile(dir=folder):
-            pass
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     except OSError as err:
-        raise type(err)(f"cannot write {path}: {err.strerror or err}") from None
+        raise ValueError(
+            f"cannot write {path}: the folder {folder} does not take new files "
+            f"({err.strerror or err})"
+        ) from None
+    os.close(fd)
+    os.unlink(tmp)
     return path
 
 

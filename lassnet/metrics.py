@@ -34,6 +34,8 @@ not fit those types).
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import torch
 
@@ -354,7 +356,38 @@ def bss_eval(estimate, reference, mixture, filter_length: int = 512) -> dict[str
                                       "mixture": mixture})
     refs = torch.stack([ref, mix - ref], dim=-2)  # (..., 2, L): the target and the rest
     ests = torch.stack([est, mix - est], dim=-2)  # the estimate and what it left out
-    sdr_, sir_, sar_ = fast_bss_eval.bss_eval_sources(
-        refs, ests, filter_length=filter_length, compute_permutation=False
-    )[:3]
+    with _unbatched_solve():
+        sdr_, sir_, sar_ = fast_bss_eval.bss_eval_sources(
+            refs, ests, filter_length=filter_length, compute_permutation=False
+        )[:3]
     return {"sdr": sdr_[..., 0], "sir": sir_[..., 0], "sar": sar_[..., 0]}
+
+
+def _solve_each(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``torch.linalg.solve`` one matrix at a time over the leading dimensions."""
+    if b.dim() == a.dim() - 1:  # a batch of vectors, as torch.linalg.solve reads it
+        return _solve_each(a, b[..., None])[..., 0]
+    batch = torch.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    a = a.expand(*batch, *a.shape[-2:]).reshape(-1, *a.shape[-2:])
+    b = b.expand(*batch, *b.shape[-2:]).reshape(-1, *b.shape[-2:])
+    x = torch.stack([torch.linalg.solve(ai, bi) for ai, bi in zip(a, b, strict=True)])
+    return x.reshape(*batch, *x.shape[-2:])
+
+
+@contextlib.contextmanager
+def _unbatched_solve():
+    """Make ``fast-bss-eval`` solve its systems one at a time for the duration of the block.
+
+    torch's batched ``linalg.solve`` on the CPU (torch 2.14, MKL) returns invalid pivots
+    ("Pivots given to lu_solve must all be greater or equal to 1") in any process that has
+    called ``torch.set_num_threads`` — the MiniLM encoder and the trainer do — while the
+    same systems solved one by one are right. The result is the same either way.
+    """
+    import fast_bss_eval.torch.metrics as backend
+
+    before = backend.solve
+    backend.solve = _solve_each
+    try:
+        yield
+    finally:
+        backend.solve = before

@@ -5,7 +5,12 @@ a checkpoint records its name and options and it is rebuilt on load. The separat
 (:class:`~lassnet.separator.SeparationNet`) is what training changes.
 
 :meth:`LASSModel.separate` is the user-facing entry point: any array or tensor, any sample
-rate, mono or multichannel, any length, a text or audio query. :meth:`LASSModel.inspect`
+rate, mono or multichannel, any length, a text or audio query. It streams: the signal is cut
+into chunks on a grid where one pass over the whole signal would see the same samples,
+frames and pooling windows (:class:`ChunkPlan`), each chunk is resampled, separated and
+resampled back on its own and cross-faded into the output, so memory beyond the input and
+the output does not grow with the length. :meth:`LASSModel.separate_file` does the same from
+file to file (what ``lassnet separate`` runs). :meth:`LASSModel.inspect`
 separates one short mono clip in one piece and keeps what the separator predicted on the
 way: its magnitude and phase masks (a :class:`Separation`, drawn by
 :func:`lassnet.plot.plot_separation`; the introduction's demo).
@@ -13,6 +18,7 @@ way: its magnitude and phase masks (a :class:`Separation`, drawn by
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,7 +39,17 @@ from .stft import STFT
 if TYPE_CHECKING:  # the query package is imported lazily (building an encoder is slow)
     from .query.base import QueryEncoder
 
-__all__ = ["LASSModel", "Separation", "QueryLike", "overlap_add_windows", "whole_hop_length"]
+__all__ = [
+    "LASSModel",
+    "Separation",
+    "QueryLike",
+    "ChunkPlan",
+    "plan_chunks",
+    "check_chunking",
+    "whole_hop_length",
+    "MIN_CHUNK_SECONDS",
+    "MARGIN_SECONDS",
+]
 
 #: A query: a caption, several captions (one embedding each), or an audio clip of the wanted
 #: sound (``(L,)`` samples, tensor or array, with its sample rate given separately).
@@ -53,31 +69,132 @@ def whole_hop_length(length: int, stft: STFT) -> int:
     return padded + (-padded % stft.hop_length)
 
 
-def overlap_add_windows(length: int, chunk: int, overlap: int):
-    """Chunk starts and cross-fade windows for overlap-add over ``length`` samples.
+#: The shortest ``chunk_seconds`` :meth:`LASSModel.separate` takes.
+MIN_CHUNK_SECONDS = 0.5
+#: Context, in seconds, separated on each side of a chunk and then cropped away (at least the
+#: resampling filters' reach; rounded up to the chunk grid).
+MARGIN_SECONDS = 0.25
 
-    Returns a list of ``(start, window)``: chunks of ``chunk`` samples start every
-    ``chunk − overlap`` samples (the last one is shifted back to end at ``length``). Each
-    ``window`` ``(chunk,)`` rises and falls as a raised cosine over ``overlap`` samples where it
-    meets a neighbour and is flat elsewhere (also at the signal's two ends). Dividing the
-    weighted sum by the summed windows makes the cross-fades exact.
+
+def _seconds(value, name: str, minimum: float) -> float:
+    """``value`` as a float of seconds, finite and at least ``minimum`` (above 0 when the
+    minimum is 0); ``ValueError`` naming ``name`` and the bound otherwise."""
+    bound = f"at least {minimum:g}" if minimum else "above 0"
+    number = (not isinstance(value, bool)
+              and isinstance(value, (int, float, np.integer, np.floating)))
+    if (not number or not math.isfinite(float(value)) or float(value) < minimum
+            or float(value) <= 0):
+        raise ValueError(f"{name} must be a finite number of seconds, {bound}, got {value!r}")
+    return float(value)
+
+
+def check_chunking(chunk_seconds, overlap_seconds) -> tuple[float, float]:
+    """``(chunk_seconds, overlap_seconds)`` checked as :meth:`LASSModel.separate` takes them:
+    finite, ``chunk_seconds >= MIN_CHUNK_SECONDS`` (0.5 s), ``overlap_seconds > 0``; the
+    overlap is cut to half a chunk at most. ``ValueError`` naming the value otherwise."""
+    chunk = _seconds(chunk_seconds, "chunk_seconds", MIN_CHUNK_SECONDS)
+    overlap = _seconds(overlap_seconds, "overlap_seconds", 0.0)
+    return chunk, min(overlap, chunk / 2)
+
+
+@dataclass(frozen=True)
+class ChunkPlan:
+    """Where :meth:`LASSModel.separate` cuts a long signal, in samples of the input's rate.
+
+    Chunk ``k`` owns ``[k·step, k·step + step + fade)`` (the last one ends at ``length``).
+    Neighbours overlap by exactly ``fade`` samples, where the earlier chunk fades out and the
+    later fades in along a raised cosine: ``fade_in + fade_out = 1`` sample by sample, and the
+    first chunk starts and the last ends without a fade, so the chunks' weights sum to one
+    everywhere (no weight array).
+
+    Each chunk is separated with context around what it owns: its :meth:`span` starts at
+    least ``margin`` samples earlier, on the grid of ``quantum`` samples, and ends at least
+    ``margin`` samples later (clipped at the signal's ends); the context is cropped away
+    afterwards. ``quantum`` spans a whole number of the separator's hops at the model's rate,
+    ideally of its pooling grid (hop × the U-Net's time factor), and maps to a whole input
+    sample (resampling is polyphase over the reduced rates ``sample_rate/g`` and
+    ``model_rate/g``, ``g = gcd``). So every chunk sees the resampled samples, the STFT frames
+    and the pooling windows of one pass over the whole signal, and away from its edges gives
+    what that pass gives. Taught in the introduction (chapter 0).
     """
-    if chunk <= 0 or not 0 <= overlap < chunk:
-        raise ValueError(f"need chunk > overlap >= 0, got chunk={chunk}, overlap={overlap}")
-    if length <= chunk:
-        return [(0, torch.ones(length))]
-    hop = chunk - overlap
-    starts = list(range(0, length - chunk, hop)) + [length - chunk]
-    ramp = 0.5 - 0.5 * torch.cos(torch.pi * (torch.arange(overlap) + 0.5) / max(overlap, 1))
-    pieces = []
-    for i, start in enumerate(starts):
-        window = torch.ones(chunk)
-        if overlap and i > 0:
-            window[:overlap] = ramp
-        if overlap and i < len(starts) - 1:
-            window[-overlap:] = ramp.flip(0)
-        pieces.append((start, window))
-    return pieces
+
+    length: int
+    sample_rate: int
+    model_rate: int
+    step: int
+    fade: int
+    margin: int
+    quantum: int
+
+    @property
+    def count(self) -> int:
+        """Number of chunks."""
+        return max(1, -(-(self.length - self.fade) // self.step))
+
+    @property
+    def width(self) -> int:
+        """Samples separated per chunk (every span but those at the signal's ends)."""
+        return self.step + self.fade + 2 * self.margin + self.quantum - 1
+
+    def own(self, k: int) -> tuple[int, int]:
+        """``(start, stop)``: the samples chunk ``k`` contributes to (fades included)."""
+        start = k * self.step
+        stop = self.length if k == self.count - 1 else start + self.step + self.fade
+        return start, stop
+
+    def span(self, k: int) -> tuple[int, int]:
+        """``(start, stop)``: the samples read and separated for chunk ``k``: what it owns,
+        ``margin`` or more on each side, starting on the grid; clipped to the signal."""
+        start = max(0, self.own(k)[0] - self.margin) // self.quantum * self.quantum
+        return start, min(self.length, start + self.width)
+
+    def fades(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(fade_in, fade_out)``, each ``(fade,)``: a raised cosine and one minus it."""
+        up = 0.5 - 0.5 * torch.cos(torch.pi * (torch.arange(self.fade, dtype=torch.float64)
+                                               + 0.5) / self.fade)
+        return up.float(), (1.0 - up).float()
+
+
+def _reach(orig: int, new: int) -> int:
+    """How many samples of ``orig``-rate input one output sample of
+    ``torchaudio.functional.resample(·, orig, new)`` reaches on each side (its filter's
+    half-width, ``lowpass_filter_width = 6`` zero crossings at a 0.99 roll-off)."""
+    g = math.gcd(orig, new)
+    a, b = orig // g, new // g
+    return math.ceil(6 * a / (0.99 * min(a, b))) + a
+
+
+def _lcm(a: int, b: int) -> int:
+    return a * b // math.gcd(a, b)
+
+
+def plan_chunks(length: int, sample_rate: int, model_rate: int, hop_length: int,
+                chunk_seconds: float = 10.0, overlap_seconds: float = 1.0,
+                time_factor: int = 1) -> ChunkPlan:
+    """The :class:`ChunkPlan` of a signal of ``length`` samples at ``sample_rate`` Hz for a
+    separator working at ``model_rate`` Hz with hop ``hop_length`` whose U-Net pools time by
+    ``time_factor`` in all (``SeparatorConfig.time_factor``).
+
+    ``step`` is ``chunk_seconds − overlap_seconds``, ``fade`` is ``overlap_seconds`` (at most
+    half a chunk), ``margin`` is :data:`MARGIN_SECONDS` (at least the reach of the two
+    resampling filters). The grid ``quantum`` is the pooling grid (0.256 s for ``tiny`` at
+    16 kHz, 1.28 s from 44.1 kHz) when it spans at most a chunk, else the hop grid (odd rate
+    pairs make both long: 44,101 Hz against 16 kHz gives 32 s and 8 s). Arguments are
+    checked as :func:`check_chunking` does.
+    """
+    chunk, overlap = check_chunking(chunk_seconds, overlap_seconds)
+    g = math.gcd(sample_rate, model_rate)
+    a, b = sample_rate // g, model_rate // g
+    grid = _lcm(b, hop_length * time_factor)  # model samples
+    if grid > chunk * model_rate:  # the pooling grid would more than double each chunk
+        grid = _lcm(b, hop_length)
+    quantum = grid // b * a  # the same span in input samples (a multiple of a)
+    step = max(1, round((chunk - overlap) * sample_rate))
+    fade = min(max(1, round(overlap * sample_rate)), step)
+    reach = max(_reach(sample_rate, model_rate),
+                math.ceil(_reach(model_rate, sample_rate) * a / b))
+    margin = max(math.ceil(MARGIN_SECONDS * sample_rate), reach)
+    return ChunkPlan(int(length), sample_rate, model_rate, step, fade, margin, quantum)
 
 
 @dataclass
@@ -204,7 +321,7 @@ class LASSModel(nn.Module):
         query_sample_rate: int | None = None,
         chunk_seconds: float = 10.0,
         overlap_seconds: float = 1.0,
-        batch_size: int = 4,
+        batch_size: int = 1,
         precision: str = "auto",
     ) -> WaveLike:
         """Extract the sound described by ``query`` from ``wave``.
@@ -213,21 +330,28 @@ class LASSModel(nn.Module):
             wave: numpy array or tensor, ``(L,)`` mono or ``(C, L)`` channels-first. Each
                 channel of a multichannel input is separated with the same query, so a
                 stereo input gives a stereo output.
-            sample_rate: the rate of ``wave``; resampled to the model's rate and back.
-            query: text (``"a siren wailing"``) or an audio clip of the wanted sound (then
-                give ``query_sample_rate``).
-            chunk_seconds, overlap_seconds: long inputs are separated in chunks of this length
-                that overlap and cross-fade, so memory stays bounded whatever the length.
-            batch_size: chunks separated at once.
+            sample_rate: the rate of ``wave`` (a positive ``int``); each chunk is resampled
+                to the model's rate and back on its own.
+            query: one text (``"a siren wailing"``, or a list holding one) or one audio clip
+                of the wanted sound (then give ``query_sample_rate``). One query per call.
+            chunk_seconds, overlap_seconds: the signal is separated in chunks of about
+                ``chunk_seconds`` (at least 0.5 s) that overlap by ``overlap_seconds`` (more
+                than 0, at most half a chunk) and cross-fade; each chunk is separated with
+                0.5 s of context on both sides (:class:`ChunkPlan`). Memory beyond the input
+                and the output stays the same whatever the length: with the ``tiny`` preset
+                and the defaults, about 30 MB.
+            batch_size: chunks (channels of a chunk count one each) separated at once; more
+                is not faster on a CPU and costs memory, a GPU may gain from 4-8.
             precision: ``"auto"`` (the faster of the two on this machine, measured once per
                 process: :func:`lassnet.inference.choose_precision`), ``"float32"`` or
                 ``"bfloat16"`` (the U-Net's convolutions; STFT and masks stay float32).
 
-        Returns the separated sound with the input's type, shape and sample rate.
+        Returns the separated sound with the input's type, shape, sample rate and device (a
+        numpy input gives float32). Raises ``ValueError`` naming the argument for anything it
+        cannot use, and when the separator produces NaN/Inf (weights or an input level it
+        cannot handle). For files, :meth:`separate_file` streams from disk to disk.
         """
-        from .audio import resample
-
-        x = as_waveform(wave, "wave", layouts=("L", "CL"))
+        x = as_waveform(wave, "wave", layouts=("L", "CL"), dtype=None, finite=False)
         squeeze = x.dim() == 1
         if squeeze:
             x = x[None]  # (C, L)
@@ -236,48 +360,151 @@ class LASSModel(nn.Module):
                 f"wave has shape {tuple(x.shape)}: more channels than samples; pass "
                 "(channels, samples), e.g. wave.T for a (samples, channels) array"
             )
-        if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
-            raise ValueError(f"sample_rate must be a positive integer, got {sample_rate!r}")
-        length = x.shape[-1]
-        condition = self.embed(query, query_sample_rate)  # (1, D)
-        device = next(self.separator.parameters()).device
-        sr = self.sample_rate
-        y = resample(x, int(sample_rate), sr) if sample_rate != sr else x  # (C, L')
-        out = self._separate_chunks(
-            y.to(device), condition, int(chunk_seconds * sr), int(overlap_seconds * sr),
-            batch_size, precision,
-        )
-        out = out.cpu()
-        if sample_rate != sr:
-            out = resample(out, sr, int(sample_rate))
-        out = _fit_length(out, length)  # (C, L)
+        _check_finite_blocks(x, "wave")
+        plan, condition = self._prepare(x.shape[-1], sample_rate, query, query_sample_rate,
+                                        chunk_seconds, overlap_seconds, batch_size)
+        dtype = torch.float32 if isinstance(wave, np.ndarray) else x.dtype
+        out = torch.empty(x.shape, dtype=dtype, device=x.device)  # (C, L)
+
+        def write(start: int, block: torch.Tensor) -> None:
+            out[:, start : start + block.shape[-1]] = block
+
+        self._stream(lambda start, stop: x[:, start:stop], write, plan, x.shape[0],
+                     condition, batch_size, precision)
         if squeeze:
             out = out[0]
-        return out.numpy() if isinstance(wave, np.ndarray) else out.to(wave.dtype)
+        return out.numpy() if isinstance(wave, np.ndarray) else out
 
-    def _separate_chunks(self, y, condition, chunk, overlap, batch_size, precision):
-        channels, length = y.shape
-        hop = self.separator.stft.hop_length
-        # Whole hops everywhere: the padded signal and every chunk (see SeparationNet.forward).
-        padded = whole_hop_length(length, self.separator.stft)
-        y = torch.nn.functional.pad(y, (0, padded - length))
-        chunk = min(max(hop, chunk - chunk % hop), padded)
-        overlap = min(overlap, chunk // 2)
-        chunks = overlap_add_windows(padded, chunk, overlap)
-        out = torch.zeros(channels, padded, device=y.device)
-        weight = torch.zeros(padded, device=y.device)
-        jobs = [(c, s, w.to(y.device)) for s, w in chunks for c in range(channels)]
-        precision = inference.resolve_precision(precision, self.separator, y.device)
-        fast = self.separator.fused(channels_last=y.device.type == "cpu")  # a copy, once
-        for i in range(0, len(jobs), batch_size):
-            batch = jobs[i : i + batch_size]
-            pieces = torch.stack([y[c, s : s + chunk] for c, s, _ in batch])[:, None]  # (b,1,N)
-            sep = inference.run(fast, pieces, condition, precision)[:, 0]  # (b, N)
-            for (c, s, w), piece in zip(batch, sep, strict=True):
-                out[c, s : s + chunk] += piece * w
-        for s, w in chunks:
-            weight[s : s + chunk] += w.to(y.device)
-        return out[:, :length] / weight[:length]
+    @torch.no_grad()
+    def separate_file(
+        self,
+        source: str | os.PathLike,
+        destination: str | os.PathLike,
+        query: QueryLike,
+        query_sample_rate: int | None = None,
+        *,
+        subtype: str | None = None,
+        chunk_seconds: float = 10.0,
+        overlap_seconds: float = 1.0,
+        batch_size: int = 1,
+        precision: str = "auto",
+    ):
+        """:meth:`separate` from one audio file to another, streamed: neither file is ever
+        held in memory whole, so hours of audio take the memory of a few chunks.
+
+        ``source`` is read chunk by chunk (every channel is separated; the rate is kept);
+        the result goes to a temporary file beside ``destination``, written block by block
+        and renamed onto it only when complete (:func:`lassnet.audio.AudioWriter`), so an
+        error, Ctrl-C or a full disk leaves ``destination`` as it was (``destination`` may be
+        ``source``). The format follows ``destination``'s extension; ``subtype`` (``"FLOAT"``,
+        ``"PCM_24"``, ...) defaults to the source's where that format takes it, else to the
+        format's default (:func:`lassnet.audio.output_format`). Both paths are checked before
+        anything is separated. Samples beyond ±1 in an integer subtype are clipped, with one
+        warning. Other arguments as :meth:`separate`.
+
+        Returns ``soundfile.info`` of the written file. Raises
+        :class:`~lassnet.audio.AudioError` for a source it cannot read, ``ValueError`` for a
+        destination it cannot write or a bad argument, ``OSError`` when writing fails.
+        """
+        from .audio import AudioReader, AudioWriter, output_format
+
+        with AudioReader(source) as reader:
+            fmt, subtype = output_format(destination, subtype, like=reader.subtype)
+            plan, condition = self._prepare(reader.frames, reader.sample_rate, query,
+                                            query_sample_rate, chunk_seconds,
+                                            overlap_seconds, batch_size)
+            with AudioWriter(destination, reader.sample_rate, reader.channels, fmt,
+                             subtype) as writer:
+                self._stream(reader.read, lambda start, block: writer.write(block), plan,
+                             reader.channels, condition, batch_size, precision)
+        import soundfile as sf
+
+        return sf.info(str(destination))
+
+    def _prepare(self, length, sample_rate, query, query_sample_rate, chunk_seconds,
+                 overlap_seconds, batch_size) -> tuple[ChunkPlan, torch.Tensor]:
+        """Check :meth:`separate`'s arguments; the chunk plan and the query's ``(1, D)``."""
+        if (isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer))
+                or sample_rate <= 0):
+            raise ValueError(
+                f"sample_rate must be a positive integer (Hz), got {sample_rate!r}"
+            )
+        if (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
+                or batch_size < 1):
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        plan = plan_chunks(length, int(sample_rate), self.sample_rate,
+                           self.separator.stft.hop_length, chunk_seconds, overlap_seconds,
+                           self.separator.config.time_factor)
+        if isinstance(query, (list, tuple)) and len(query) > 1:
+            raise ValueError(
+                f"separate() takes one query per call, got {len(query)}; call it once per "
+                "query"
+            )
+        _check_weights(self.separator)
+        condition = self.embed(query, query_sample_rate)  # (1, D)
+        if condition.shape[0] != 1:
+            raise ValueError(
+                f"separate() takes one query per call, got a batch of {condition.shape[0]} "
+                "audio clips; pass one clip (L,)"
+            )
+        return plan, condition
+
+    def _stream(self, read, write, plan: ChunkPlan, channels: int, condition: torch.Tensor,
+                batch_size: int, precision: str) -> None:
+        """Separate the signal chunk by chunk along ``plan``.
+
+        ``read(start, stop)`` gives the input's samples ``(C, stop − start)`` (any float
+        dtype and device); ``write(start, block (C, n))`` receives the output in order, in
+        consecutive blocks covering ``[0, length)``. Each chunk is resampled to the model's
+        rate, padded to whole hops, separated by a fused copy of the separator (made once),
+        resampled back, cropped to the samples it owns and cross-faded with its neighbour.
+        """
+        from torchaudio.transforms import Resample
+
+        separator = self.separator
+        device = next(separator.parameters()).device
+        sr, model_sr = plan.sample_rate, plan.model_rate
+        up = down = None
+        if sr != model_sr:  # the kernels of torchaudio.functional.resample, built once
+            up = Resample(sr, model_sr, dtype=torch.float32).to(device)
+            down = Resample(model_sr, sr, dtype=torch.float32).to(device)
+        precision = inference.resolve_precision(precision, separator, device)
+        fast = separator.fused(channels_last=device.type == "cpu")  # a copy, once per call
+        fade_in, fade_out = (w.to(device) for w in plan.fades())
+        per_call = max(1, batch_size // channels)  # chunks per batch
+        count, pending, k = plan.count, None, 0
+        while k < count:
+            first, last = plan.span(k)
+            group = [k]  # consecutive chunks of one length go through together
+            while (len(group) < per_call and group[-1] + 1 < count
+                   and _width(plan.span(group[-1] + 1)) == last - first):
+                group.append(group[-1] + 1)
+            n = last - first
+            x = torch.stack([read(*plan.span(j)) for j in group])  # (G, C, n)
+            x = x.to(device, torch.float32).reshape(len(group) * channels, n)
+            y = up(x) if up is not None else x  # (G·C, n') at the model's rate
+            n_model = y.shape[-1]
+            y = torch.nn.functional.pad(y, (0, whole_hop_length(n_model, separator.stft)
+                                            - n_model))
+            parts = [inference.run(fast, y[i : i + batch_size, None], condition, precision)
+                     for i in range(0, y.shape[0], batch_size)]
+            y = torch.cat(parts)[:, 0, :n_model]  # (G·C, n')
+            if not torch.isfinite(y).all():
+                raise ValueError(_non_finite_message(x, first / sr))
+            y = (down(y) if down is not None else y)[:, :n].reshape(len(group), channels, n)
+            for j, out in zip(group, y, strict=True):
+                start, stop = plan.own(j)
+                span_start = plan.span(j)[0]
+                out = out[:, start - span_start : stop - span_start]  # (C, own)
+                if j > 0:
+                    f = min(plan.fade, out.shape[-1])
+                    out[:, :f] = out[:, :f] * fade_in[:f] + pending[:, :f]
+                if j < count - 1:
+                    write(start, out[:, : plan.step])
+                    pending = out[:, plan.step :] * fade_out  # (C, fade)
+                else:
+                    write(start, out)
+            k = group[-1] + 1
 
     # ------------------------------------------------------------------ checkpoints
     def save(self, path: str | os.PathLike, **extra) -> None:
@@ -381,10 +608,40 @@ class LASSModel(nn.Module):
         )
 
 
-def _fit_length(x: torch.Tensor, length: int) -> torch.Tensor:
-    if x.shape[-1] >= length:
-        return x[..., :length]
-    return torch.nn.functional.pad(x, (0, length - x.shape[-1]))
+def _width(span: tuple[int, int]) -> int:
+    return span[1] - span[0]
+
+
+def _check_finite_blocks(x: torch.Tensor, name: str, block: int = 1 << 20) -> None:
+    """``ValueError`` if ``x (C, L)`` holds NaN or Inf, checked a block at a time (no
+    full-length temporary)."""
+    for start in range(0, x.shape[-1], block):
+        part = x[:, start : start + block]
+        if not torch.isfinite(part).all():
+            n_nan = sum(int(torch.isnan(x[:, s : s + block]).sum())
+                        for s in range(0, x.shape[-1], block))
+            n_inf = sum(int(torch.isinf(x[:, s : s + block]).sum())
+                        for s in range(0, x.shape[-1], block))
+            raise ValueError(f"{name} contains non-finite values ({n_nan} NaN, {n_inf} Inf)")
+
+
+def _check_weights(separator: nn.Module) -> None:
+    """``ValueError`` if any of the separator's weights or statistics is NaN or Inf."""
+    bad = [name for name, t in (*separator.named_parameters(), *separator.named_buffers())
+           if t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:
+        raise ValueError(
+            f"the separator's weights hold NaN or Inf ({len(bad)} tensors, e.g. {bad[0]}): "
+            "the checkpoint is damaged or its training diverged; use another checkpoint"
+        )
+
+
+def _non_finite_message(chunk: torch.Tensor, seconds: float) -> str:
+    peak = float(chunk.abs().max())
+    return (
+        f"the separator produced NaN or Inf on the audio near {seconds:.1f} s (its peak there "
+        f"is {peak:.3g}); scale the input to a peak near 1 (and the result back) and try again"
+    )
 
 
 def _mono(wave, name: str) -> torch.Tensor:

@@ -267,8 +267,10 @@ class SeparationNet(nn.Module):
             condition = condition.expand(mixture.shape[0], -1)  # (B, D)
         gain = None
         if self.config.input_rms is not None:  # one working level; the output scales back
-            rms = mixture.float().pow(2).mean(dim=(1, 2), keepdim=True).sqrt()  # (B, 1, 1)
-            gain = self.config.input_rms / rms.clamp_min(1e-8)
+            # RMS = peak·RMS(x / peak): squares of samples near 1e20 would overflow float32
+            peak = mixture.float().abs().amax(dim=(1, 2), keepdim=True).clamp_min(1e-30)
+            rms = peak * (mixture.float() / peak).pow(2).mean(dim=(1, 2), keepdim=True).sqrt()
+            gain = self.config.input_rms / rms.clamp_min(1e-8)  # (B, 1, 1)
             mixture = mixture * gain.to(mixture.dtype)
         mag, cos, sin = self.spectrogram(mixture)  # (B, 1, T, F) each
         logits = self.mask_logits(mag, condition)  # (B, 3, T, F)

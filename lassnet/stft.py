@@ -46,7 +46,7 @@ def overlap_add_of_squares(window: torch.Tensor, hop_length: int) -> torch.Tenso
     The inverse STFT divides by this sum (plus the partial sums at the ends); it reconstructs
     exactly wherever the sum is not zero (the "NOLA" condition). Taught in chapter 1.
     """
-    w2 = window.detach().to(torch.float64) ** 2
+    w2 = window.detach().to("cpu", torch.float64) ** 2
     pad = -w2.numel() % hop_length
     return torch.nn.functional.pad(w2, (0, pad)).reshape(-1, hop_length).sum(dim=0)
 
@@ -92,9 +92,11 @@ class STFT(nn.Module):
         if isinstance(window, str):
             if window not in _WINDOWS:
                 raise ValueError(f"unknown window {window!r}; choose from {sorted(_WINDOWS)}")
-            win = _WINDOWS[window](self.win_length, periodic=True)
+            # Built on the CPU whatever the default device (a network made under
+            # ``torch.device("meta")`` for counting still gets a real window to check).
+            win = _WINDOWS[window](self.win_length, periodic=True, device="cpu")
         else:
-            win = torch.as_tensor(window, dtype=torch.float32)
+            win = torch.as_tensor(window, dtype=torch.float32, device="cpu")
             if win.shape != (self.win_length,):
                 raise ValueError(
                     f"window must have shape ({self.win_length},), got {tuple(win.shape)}"

@@ -94,7 +94,7 @@ def test_nan_file_raises_naming_it(tmp_path):
 def test_unreadable_and_missing_files_raise_naming_them(tmp_path):
     path = tmp_path / "garbage.wav"
     path.write_bytes(b"this is not audio at all" * 10)
-    with pytest.raises(AudioError, match="garbage.wav.*cannot read"):
+    with pytest.raises(AudioError, match="garbage.wav.*not an audio file soundfile can read"):
         load_audio(path)
     with pytest.raises(AudioError, match="missing.wav.*no such"):
         load_audio(tmp_path / "missing.wav")
@@ -190,3 +190,110 @@ def test_save_audio_is_atomic_and_checks_the_format_first(tmp_path, monkeypatch)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.wav"]
     ogg = save_audio(tmp_path / "clip.ogg", wave, 16000)  # Vorbis: the format's own subtype
     assert soundfile.info(ogg).subtype == "VORBIS"
+
+
+def test_audio_reader_reads_forward_windows(tmp_path):
+    """AudioReader (chapter 6) gives overlapping windows that move forward, every channel,
+    zeros past the end, and reads each frame of the file once."""
+    from lassnet.audio import AudioReader
+
+    data = np.stack([np.arange(1000), -np.arange(1000)], axis=1).astype(np.float32) / 1000
+    path = tmp_path / "ramp.wav"
+    sf.write(path, data, 8000, subtype="FLOAT")
+    with AudioReader(path) as reader:
+        assert (reader.sample_rate, reader.channels, reader.frames) == (8000, 2, 1000)
+        assert reader.subtype == "FLOAT" and reader.format == "WAV"
+        a = reader.read(0, 300)
+        b = reader.read(200, 700)  # overlaps the previous window
+        c = reader.read(900, 1100)  # past the end: zeros
+        np.testing.assert_array_equal(a.numpy(), data[:300].T)
+        np.testing.assert_array_equal(b.numpy(), data[200:700].T)
+        np.testing.assert_array_equal(c[:, :100].numpy(), data[900:].T)
+        assert c.shape == (2, 200) and float(c[:, 100:].abs().max()) == 0
+        with pytest.raises(ValueError, match="reads forward"):
+            reader.read(100, 200)
+
+
+def test_audio_reader_and_info_name_what_is_wrong(tmp_path):
+    """A folder, standard input, a device, random bytes, an empty file and NaN samples each
+    get one AudioError saying what they are (matrix rows S3, S6, S8, S10, O15)."""
+    from lassnet.audio import AudioReader, audio_info
+
+    (tmp_path / "adir").mkdir()
+    noise = tmp_path / "random.bin"
+    noise.write_bytes(np.random.default_rng(0).bytes(50_000))
+    for path, message in [(tmp_path / "adir", "is a folder"), ("-", "standard input"),
+                          ("/dev/null", "not a regular file"),
+                          (noise, "not an audio file soundfile can read")]:
+        with pytest.raises(AudioError, match=message):
+            audio_info(path)
+        with pytest.raises(AudioError, match=message):
+            load_audio(path)
+    empty = tmp_path / "empty.wav"
+    sf.write(empty, np.zeros((0, 1), dtype=np.float32), 16000)
+    with pytest.raises(AudioError, match="no audio samples"):
+        AudioReader(empty)
+    x = _sine(440, 16000, 1.0)
+    x[12_000] = np.nan
+    sf.write(tmp_path / "nan.wav", x, 16000, subtype="FLOAT")
+    with AudioReader(tmp_path / "nan.wav") as reader:
+        reader.read(0, 8000)
+        with pytest.raises(AudioError, match=r"non-finite samples .*first at 0\.750 s"):
+            reader.read(4000, 16000)
+
+
+def test_audio_writer_streams_atomically_and_counts_clipping(tmp_path, monkeypatch):
+    """AudioWriter (chapter 6) writes blocks in order to a temporary file that replaces the
+    destination only when complete; integer subtypes clip with one warning that counts the
+    samples; a failure at any point leaves the destination as it was."""
+    from lassnet.audio import AudioWriter
+
+    path = tmp_path / "out.wav"
+    with pytest.warns(UserWarning, match=r"3 samples beyond ±1 \(peak 4\) were clipped"):
+        with AudioWriter(path, 8000, 2, "WAV", "PCM_16") as writer:
+            writer.write(np.zeros((2, 100), dtype=np.float32))
+            assert not path.exists()  # nothing at the destination until the end
+            writer.write(torch.tensor([[2.0, 0.5], [-4.0, 3.0]]))
+    data, sr = sf.read(path, dtype="float32")
+    assert sr == 8000 and data.shape == (102, 2)
+    np.testing.assert_allclose(data[100:], [[1.0, -1.0], [0.5, 1.0]], atol=1e-4)
+    before = path.read_bytes()
+    with pytest.raises(RuntimeError, match="boom"):
+        with AudioWriter(path, 8000, 2, "WAV", "PCM_16") as writer:
+            writer.write(np.zeros((2, 100), dtype=np.float32))
+            raise RuntimeError("boom")
+    with pytest.raises(ValueError, match=r"a block must be \(2, frames\)"):
+        with AudioWriter(path, 8000, 2, "WAV", "PCM_16") as writer:
+            writer.write(np.zeros((3, 10), dtype=np.float32))
+
+    def refuse(*args, **kwargs):
+        raise sf.LibsndfileError(0, "cannot open")
+
+    monkeypatch.setattr(sf, "SoundFile", refuse)
+    with pytest.raises(sf.LibsndfileError):
+        with AudioWriter(path, 8000, 2, "WAV", "PCM_16"):
+            pass
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.wav"]
+
+
+def test_output_format_follows_the_input_and_checks_the_destination(tmp_path):
+    """output_format (chapter 6): the subtype follows ``like`` where the format takes it,
+    else 16-bit PCM or the format's default; folders, devices and bad subtypes are refused
+    in one line (matrix rows O2, O3, S16)."""
+    from lassnet.audio import output_format
+
+    assert output_format(tmp_path / "a.wav", like="FLOAT") == ("WAV", "FLOAT")
+    assert output_format(tmp_path / "a.flac", like="FLOAT") == ("FLAC", "PCM_16")
+    assert output_format(tmp_path / "a.flac", like="PCM_24") == ("FLAC", "PCM_24")
+    assert output_format(tmp_path / "a.ogg", like="PCM_16") == ("OGG", "VORBIS")
+    assert output_format(tmp_path / "new" / "a.wav", "pcm_24") == ("WAV", "PCM_24")
+    assert not (tmp_path / "new").exists()  # checking creates nothing
+    (tmp_path / "d.wav").mkdir()
+    for path, message in [(tmp_path / "d.wav", "is a folder"),
+                          ("/dev/null", "not a regular file"),
+                          (tmp_path / "a.xyz", "unknown audio file extension")]:
+        with pytest.raises(ValueError, match=message):
+            output_format(path)
+    with pytest.raises(ValueError, match="do not take subtype 'FLOAT'"):
+        output_format(tmp_path / "a.flac", "FLOAT")

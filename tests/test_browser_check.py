@@ -1,10 +1,14 @@
-"""The browser check's HTML side: what counts as a figure, a player, a badge, an error."""
+"""The browser check: what counts as a figure, a player, a badge, an error, a formula
+served offline and a formula typeset in the browser."""
 
 from __future__ import annotations
 
+import importlib.util
+import shutil
+
 import pytest
 
-from tools import browser_check, notebooks
+from tools import browser_check, notebooks, offline_mathjax
 
 OUTPUT = """<div class="cell_output docutils container">
 <img alt="_images/fig.png" src="_images/fig.png" />
@@ -13,9 +17,17 @@ OUTPUT = """<div class="cell_output docutils container">
 </div>"""
 
 
-def _page(body: str, stem: str) -> str:
+#: A display formula and an inline one as Sphinx writes them (before MathJax runs).
+MATH = ('<div class="math notranslate nohighlight">\\[\\hat s = f(x, q)\\]</div>'
+        '<p>Inline <span class="math notranslate nohighlight">\\(x = s + n\\)</span>.</p>')
+LOCAL_MATHJAX = '<script defer="defer" src="_static/mathjax/tex-mml-chtml.js"></script>'
+CDN_MATHJAX = ('<script defer="defer" '
+               'src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"></script>')
+
+
+def _page(body: str, stem: str, head: str = "") -> str:
     badge = notebooks.BADGE.format(url=notebooks.colab_url(stem))
-    return (f"<html><head><meta charset='utf-8'></head><body><section><h1>{stem}</h1>"
+    return (f"<html><head><meta charset='utf-8'>{head}</head><body><section><h1>{stem}</h1>"
             f"{badge}{body}</section></body></html>")
 
 
@@ -28,9 +40,12 @@ def site(tmp_path):
     colab = tmp_path / "colab"
     colab.mkdir()
     for source in notebooks.chapters():
-        body = OUTPUT if source.stem == "intro" else "<p>prose</p>"
-        (root / f"{source.stem}.html").write_text(_page(body, source.stem))
+        body = OUTPUT + MATH if source.stem == "intro" else "<p>prose</p>"
+        head = LOCAL_MATHJAX if source.stem == "intro" else ""
+        (root / f"{source.stem}.html").write_text(_page(body, source.stem, head))
         (colab / f"{source.stem}.ipynb").write_text("{}")
+    (root / "_static" / "mathjax").mkdir(parents=True)
+    (root / "_static" / "mathjax" / "tex-mml-chtml.js").write_text("// MathJax")
     return root
 
 
@@ -51,6 +66,100 @@ def test_parse_counts_only_cell_outputs(tmp_path):
 
 def test_a_good_site_passes(site):
     assert _check(site) == []
+    assert browser_check.check_math(site) == ([], ["intro.html"])
+
+
+def test_parse_finds_scripts_and_formulas(tmp_path):
+    page = tmp_path / "p.html"
+    page.write_text(_page(MATH + '<p class="mathematics">not a formula</p>', "intro",
+                          LOCAL_MATHJAX + '<script src="_static/doctools.js"></script>'))
+    report = browser_check.parse_page(page)
+    assert report.math == 2
+    assert report.scripts == ["_static/mathjax/tex-mml-chtml.js", "_static/doctools.js"]
+    assert browser_check.is_remote("https://cdn.example.org/x.js")
+    assert browser_check.is_remote("//cdn.example.org/x.js")
+    assert not browser_check.is_remote("_static/mathjax/tex-mml-chtml.js")
+
+
+def test_mathjax_from_a_cdn_or_missing_is_reported(site):
+    intro = site / "intro.html"
+    intro.write_text(_page(MATH, "intro", CDN_MATHJAX))
+    problems, pages = browser_check.check_math(site)
+    assert pages == ["intro.html"]
+    assert any("intro.html: loads MathJax from the network (https://cdn.jsdelivr.net" in p
+               for p in problems)
+    # A CDN script is reported even on a page without formulas.
+    (site / "glossary.html").write_text(_page("<p>prose</p>", "glossary", CDN_MATHJAX))
+    assert any(p.startswith("glossary.html: loads MathJax") for p in browser_check.check_math(
+        site)[0])
+    (site / "glossary.html").unlink()
+    intro.write_text(_page(MATH, "intro"))
+    assert browser_check.check_math(site)[0] == [
+        "intro.html: 2 formula(s) but no MathJax script"]
+    intro.write_text(_page(MATH, "intro", LOCAL_MATHJAX))
+    (site / "_static" / "mathjax" / "tex-mml-chtml.js").unlink()
+    assert browser_check.check_math(site)[0] == [
+        "intro.html: MathJax script _static/mathjax/tex-mml-chtml.js does not exist in the site"]
+
+
+def test_a_site_without_formulas_is_reported(site):
+    (site / "intro.html").write_text(_page(OUTPUT, "intro", LOCAL_MATHJAX))
+    problems, pages = browser_check.check_math(site)
+    assert pages == [] and len(problems) == 1 and "no page has a formula" in problems[0]
+
+
+#: The same formulas once MathJax has typeset them (shortened CommonHTML output).
+TYPESET = ('<div class="math notranslate nohighlight"><mjx-container class="MathJax" '
+           'jax="CHTML" display="true"><mjx-math><mjx-mi><mjx-c class="mjx-c1D453"></mjx-c>'
+           '</mjx-mi></mjx-math><mjx-assistive-mml><math><mi>f</mi></math></mjx-assistive-mml>'
+           '</mjx-container></div><p>Inline <span class="math notranslate nohighlight">'
+           '<mjx-container class="MathJax" jax="CHTML"><mjx-math></mjx-math></mjx-container>'
+           '</span> and <code>print("$$")</code>.</p><pre>x = "\\[not math\\]"</pre>')
+
+
+def test_rendered_math_passes_when_every_formula_is_typeset():
+    result = browser_check.parse_rendered(TYPESET)
+    assert (result.containers, result.formulas, result.untypeset) == (2, 2, 0)
+    assert "f" not in " ".join(result.text)  # MathJax's hidden MathML is not visible text
+    assert browser_check.rendered_math_problems(TYPESET, "intro.html") == []
+
+
+def test_rendered_math_reports_raw_tex_and_untypeset_formulas():
+    problems = browser_check.rendered_math_problems(_page(MATH, "intro"), "intro.html")
+    assert problems[0] == ("intro.html: 2 of 2 formulas not typeset by MathJax "
+                           "(0 mjx-container elements)")
+    assert any("raw TeX \\[ left" in p and "hat s" in p for p in problems)
+    assert any("raw TeX \\( left" in p for p in problems)
+    half = TYPESET.replace('<mjx-container class="MathJax" jax="CHTML"><mjx-math></mjx-math>'
+                           '</mjx-container>', "$$x$$")
+    assert browser_check.rendered_math_problems(half, "p.html") == [
+        "p.html: 1 of 2 formulas not typeset by MathJax (1 mjx-container elements)",
+        "p.html: raw TeX $$ left in the visible text: …Inline $$x$$ and .…"]
+    assert browser_check.rendered_math_problems("<p>no math</p>", "p.html") == [
+        "p.html: no formula in the rendered page"]
+
+
+def test_main_checks_rendered_math_and_screenshots_a_page_with_formulas(
+        site, tmp_path, monkeypatch, capsys):
+    (site / "03_film.html").write_text(_page(MATH, "03_film", LOCAL_MATHJAX))
+    rendered, shots = [], []
+    monkeypatch.setattr(browser_check, "find_browser", lambda: "chromium")
+
+    def fake_dom(browser, url, timeout=120.0):
+        rendered.append(url.rsplit("/", 1)[-1])
+        return TYPESET if "intro" in url else _page(MATH, "03_film")  # film left untypeset
+
+    monkeypatch.setattr(browser_check, "rendered_dom", fake_dom)
+    monkeypatch.setattr(browser_check, "screenshot",
+                        lambda browser, url, out, **kw: shots.append(out.name))
+    code = browser_check.main(["--site", str(site), "--out", str(tmp_path / "shots"),
+                               "--colab-dir", str(tmp_path / "colab")])
+    out, err = capsys.readouterr()
+    assert rendered == ["03_film.html", "intro.html"]
+    assert code == 1 and "03_film.html: 2 of 2 formulas not typeset" in err
+    assert "rendered math intro.html: ok" in out
+    chapter = notebooks.chapters()[1].stem
+    assert shots == ["index.png", f"{chapter}.png", "03_film.png"]
 
 
 def test_missing_players_figures_badges_and_images_are_reported(site):
@@ -73,7 +182,8 @@ def test_without_a_browser_the_screenshots_are_skipped(site, tmp_path, monkeypat
     code = browser_check.main(["--site", str(site), "--out", str(tmp_path / "shots"),
                                "--colab-dir", str(tmp_path / "colab")])
     out = capsys.readouterr().out
-    assert code == 0 and "SKIPPED screenshots" in out
+    assert code == 0 and "SKIPPED rendered math and screenshots" in out
+    assert "math: 1 page(s) with formulas (intro.html)" in out
     assert not (tmp_path / "shots").exists()
 
 
@@ -104,3 +214,26 @@ def test_trim_bottom_cuts_the_empty_window(tmp_path):
     browser_check.trim_bottom(path, margin=10, min_gap=300)  # nothing long left to cut
     with image.open(path) as again:
         assert again.size == (40, 230)
+
+
+BROWSER = browser_check.find_browser()
+HAS_MATHJAX = importlib.util.find_spec("mathjax") is not None
+
+
+@pytest.mark.skipif(BROWSER is None, reason="no Chromium (`make chromium` installs it)")
+@pytest.mark.skipif(not HAS_MATHJAX, reason="django-static-mathjax is not installed")
+def test_chromium_typesets_formulas_with_the_local_mathjax(tmp_path):
+    """End to end, offline: a page like Sphinx's, MathJax copied by the book's extension."""
+    offline_mathjax.copy_mathjax(tmp_path / "_static")
+    config = ('<script>window.MathJax = {"options": {"processHtmlClass": '
+              '"tex2jax_process|mathjax_process|math|output_area"}}</script>')
+    page = tmp_path / "intro.html"
+    page.write_text(_page(MATH, "intro", config + LOCAL_MATHJAX))
+    dom = browser_check.rendered_dom(BROWSER, page.resolve().as_uri())
+    assert browser_check.parse_rendered(dom).containers == 2
+    assert browser_check.rendered_math_problems(dom, "intro.html") == []
+    # Without the copy the same page shows raw TeX, and the check says so.
+    shutil.rmtree(tmp_path / "_static")
+    dom = browser_check.rendered_dom(BROWSER, page.resolve().as_uri())
+    problems = browser_check.rendered_math_problems(dom, "intro.html")
+    assert "2 of 2 formulas not typeset" in problems[0]

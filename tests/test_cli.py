@@ -45,7 +45,7 @@ def test_separate_keeps_channels_rate_and_length(tmp_path, checkpoint, capsys):
 @pytest.mark.parametrize(
     "argv,message",
     [
-        (["separate", "missing.wav", "-q", "a bell", "-o", "x.wav"], "not found"),
+        (["separate", "missing.wav", "-q", "a bell", "-o", "x.wav"], "no such audio file"),
         (["separate", "{wav}", "-q", "  ", "-o", "x.wav"], "empty"),
         (["separate", "{wav}", "-o", "x.wav"], "--query"),
         (["separate", "{bad}", "-q", "a bell", "-o", "x.wav"], "bad.wav"),

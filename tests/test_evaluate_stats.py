@@ -3,12 +3,19 @@ lassnet.evaluate)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 from lassnet.evaluate import EvalReport, bootstrap_ci
 from lassnet.metrics import bss_eval, sdr
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_bss_eval_matches_mir_eval_and_its_definitions():
@@ -37,6 +44,30 @@ def test_bss_eval_matches_mir_eval_and_its_definitions():
     filtered = torch.nn.functional.conv1d(s[:, None], torch.tensor([[[0.5, 0.3, 0.2]]],
                                           dtype=torch.float64), padding=2)[:, 0, :32000]
     assert float(bss_eval(filtered, s, x)["sdr"].min()) > float(sdr(filtered, s).max()) + 20
+
+
+def test_bss_eval_after_the_thread_count_changed_and_came_back():
+    """torch's batched solve returns invalid pivots once the thread count has been set to one
+    and back (the MiniLM encoder does so for every query); bss_eval must not depend on it.
+    Run in a child process so the changed state stays there."""
+    code = (
+        "import torch\n"
+        "from lassnet.metrics import bss_eval\n"
+        "torch.manual_seed(0)\n"
+        "s = torch.randn(3, 1, 16000, dtype=torch.float64)\n"
+        "x = s + torch.randn(3, 1, 16000, dtype=torch.float64)\n"
+        "e = s + 0.1 * (x - s)\n"
+        "before = bss_eval(e, s, x)\n"
+        "torch.set_num_threads(1); torch.set_num_threads(2)\n"
+        "after = bss_eval(e, s, x)\n"
+        "for k in before: torch.testing.assert_close(after[k], before[k])\n"
+        "assert after['sdr'].shape == (3, 1)\n"
+        "print('same', [round(float(v), 2) for v in after['sir'].flatten()])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("same") and "ERROR" not in done.stderr
 
 
 def test_bootstrap_interval_of_the_mean():

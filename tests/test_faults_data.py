@@ -560,7 +560,7 @@ def test_e5_out_is_checked_before_the_evaluation(tmp_path, capsys, monkeypatch):
     def refused(*args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr(lassnet.files.tempfile, "TemporaryFile", refused)
+    monkeypatch.setattr(lassnet.files.tempfile, "mkstemp", refused)
     assert main(["evaluate", "--out", str(tmp_path / "locked" / "report.json")]) == 2
     err = capsys.readouterr().err
     assert "cannot write" in err and "Permission denied" in err

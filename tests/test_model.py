@@ -7,7 +7,7 @@ from lassnet.checkpoint import CheckpointError
 from lassnet.data import evaluation_mixtures, reference_for
 from lassnet.masks import apply_masks, ideal_ratio_mask
 from lassnet.metrics import si_sdr
-from lassnet.model import LASSModel, Separation, overlap_add_windows, whole_hop_length
+from lassnet.model import LASSModel, Separation, plan_chunks, whole_hop_length
 from lassnet.separator import SeparationNet
 from lassnet.stft import STFT
 
@@ -36,19 +36,36 @@ def _without_nyquist(net, x):
     return net.stft.inverse(X, padded.shape[-1])[..., : x.shape[-1]]
 
 
-def test_overlap_add_weights_sum_to_one():
-    chunks = overlap_add_windows(10_000, 3000, 500)
-    total = torch.zeros(10_000)
-    for s, w in chunks:
-        total[s : s + 3000] += w
-    assert [s for s, _ in chunks] == [0, 2500, 5000, 7000]
-    assert chunks[0][1][0] == 1 and chunks[-1][1][-1] == 1  # no fade at the signal's ends
-    # Raised-cosine fades are complementary where chunks overlap by exactly `overlap`; the
-    # last chunk, shifted back, overlaps more, and the sum stays well away from zero.
-    torch.testing.assert_close(total[:7000], torch.ones(7000))
-    assert total.min() > 0.5
-    with pytest.raises(ValueError):
-        overlap_add_windows(100, 50, 50)
+@pytest.mark.parametrize("length,rate,chunk,grid", [
+    (10_000, 16000, 2.0, 4096), (1_234_567, 44100, 6.0, 4096), (1_234_567, 44100, 1.0, 256),
+    (999, 8000, 2.0, 4096), (250_000, 22050, 6.0, 4096), (3_000_000, 16000, 2.0, 4096)])
+def test_chunk_plan_weights_sum_to_one_and_chunks_start_on_the_grid(length, rate, chunk, grid):
+    """The cross-fades of a ChunkPlan sum to exactly one, all overlaps are equal, and every
+    chunk starts on a whole input sample that is a whole number of hops at 16 kHz: of the
+    U-Net's pooling grid (16 hops) where that grid spans at most a chunk."""
+    plan = plan_chunks(length, rate, 16000, 256, chunk_seconds=chunk, overlap_seconds=0.5,
+                       time_factor=16)
+    fade_in, fade_out = plan.fades()
+    total = torch.zeros(length, dtype=torch.float64)
+    covered = 0
+    for k in range(plan.count):
+        start, stop = plan.own(k)
+        assert start == covered - (plan.fade if k else 0)  # equal overlaps
+        weight = torch.ones(stop - start, dtype=torch.float64)
+        if k > 0:
+            weight[: plan.fade] = fade_in[: stop - start].double()
+        if k < plan.count - 1:
+            weight[-plan.fade :] = fade_out.double()
+        total[start:stop] += weight
+        covered = stop
+        first, last = plan.span(k)
+        assert first <= max(0, start - plan.margin) and last >= min(length, stop + plan.margin)
+        assert first % plan.quantum == 0 and (first * 16000) % rate == 0
+        assert (first * 16000 // rate) % grid == 0  # hops (and pooling windows)
+    assert covered == length
+    torch.testing.assert_close(total, torch.ones(length, dtype=torch.float64), atol=1e-7,
+                               rtol=0)
+    assert len({plan.span(k)[1] - plan.span(k)[0] for k in range(1, plan.count - 1)}) <= 1
 
 
 @pytest.mark.parametrize("length", [300, 16000, 16000 * 7 + 123])

@@ -35,9 +35,10 @@ def weights(run_dir):
 
 
 def assert_same_weights(a, b):
+    """Bit-identical: a resumed run makes exactly the updates of an uninterrupted one."""
     assert a.keys() == b.keys()
-    for k in a:
-        torch.testing.assert_close(a[k], b[k], rtol=1e-6, atol=1e-7, msg=k)
+    differ = [k for k in a if not torch.equal(a[k], b[k])]
+    assert not differ, f"{len(differ)} of {len(a)} tensors differ, e.g. {differ[:3]}"
 
 
 @pytest.fixture(scope="module")
@@ -437,3 +438,140 @@ def test_distributed_two_processes_gloo(tmp_path):
     assert [r["step"] for r in read_log(out / LOSS_LOG)] == [1, 2, 3, 4]  # one writer
     assert all(torch.isfinite(v).all() for v in payload["state_dict"].values()
                if v.is_floating_point())
+
+
+# --- AudioSep's recipe: its staircase warm-up, its batch mixer, its hybrid query ---------
+
+def constant_warm_up(step: int, warm_up_steps: int) -> float:
+    """AudioSep's ``optimizers/lr_schedulers.py`` schedule, written out from its definition:
+    ×0.001 below ``warm_up_steps``, ×0.01 below twice that, ×0.1 below three times, then 1."""
+    for stair, scale in enumerate((0.001, 0.01, 0.1)):
+        if step < (stair + 1) * warm_up_steps:
+            return scale
+    return 1.0
+
+
+def test_staircase_warm_up_is_audiosep_constant_warm_up():
+    cfg = small_config(steps=40, warmup="staircase", warmup_steps=5)
+    assert [cfg.lr_factor(s) for s in range(40)] == [constant_warm_up(s, 5) for s in range(40)]
+    assert [cfg.lr_factor(s) for s in (0, 4, 5, 9, 10, 14, 15, 39)] == \
+        [0.001, 0.001, 0.01, 0.01, 0.1, 0.1, 1.0, 1.0]
+    assert small_config(warmup="staircase", warmup_steps=0).lr_factor(0) == 1.0
+    with pytest.raises(ValueError, match=r"unknown warmup 'cosine'; choose from "
+                       r"\['linear', 'staircase'\]"):
+        small_config(warmup="cosine")
+
+
+def test_audiosep_config_is_audiosep_base_yaml():
+    """lassnet's ``audiosep`` config against the values of AudioSep's released
+    ``config/audiosep_base.yaml`` and ``models/audiosep.py`` (written out here)."""
+    from lassnet.separator import PRESETS
+
+    audiosep_base = {  # key in AudioSep -> value there
+        "data.sampling_rate": 32000, "data.segment_seconds": 5,
+        "data.loudness_norm.lower_db": -10, "data.loudness_norm.higher_db": 10,
+        "data.max_mix_num": 2, "model.query_net": "CLAP",
+        "model.model_type": "ResUNet30", "model.use_text_ratio": 1.0,
+        "train.optimizer.learning_rate": 1e-3, "train.optimizer.warm_up_steps": 10000,
+        "train.optimizer.lr_lambda_type": "constant_warm_up", "train.num_workers": 6,
+        "train.loss_type": "l1_wav", "train.batch_size_per_device": 12,
+        "train.evaluate_step_frequency": 10000, "train.save_step_frequency": 20000,
+        "train.random_seed": 1234, "configure_optimizers.weight_decay": 0.0,
+        "configure_optimizers.amsgrad": True, "trainer.precision": "32-true",
+    }
+    cfg = load_config("audiosep")
+    ours = {
+        "data.sampling_rate": PRESETS[cfg.preset]["sample_rate"],
+        "data.segment_seconds": cfg.duration,
+        "data.loudness_norm.lower_db": cfg.gain_db[0],
+        "data.loudness_norm.higher_db": cfg.gain_db[1],
+        "data.max_mix_num": cfg.max_mix_num if cfg.mixing == "audiosep" else None,
+        "model.query_net": cfg.query.upper(),  # (its condition_size, 512, is CLAP's width)
+        "model.model_type": "ResUNet30" if cfg.preset == "audiosep" else cfg.preset,
+        "model.use_text_ratio": cfg.use_text_ratio,
+        "train.optimizer.learning_rate": cfg.lr, "train.optimizer.warm_up_steps":
+            cfg.warmup_steps,
+        "train.optimizer.lr_lambda_type": {"staircase": "constant_warm_up"}.get(cfg.warmup),
+        "train.num_workers": cfg.num_workers, "train.loss_type": cfg.loss + "_wav",
+        "train.batch_size_per_device": cfg.batch_size,
+        "train.evaluate_step_frequency": cfg.validate_every,
+        "train.save_step_frequency": cfg.checkpoint_every, "train.random_seed": cfg.seed,
+        "configure_optimizers.weight_decay": cfg.weight_decay,
+        "configure_optimizers.amsgrad": cfg.amsgrad,
+        "trainer.precision": {"float32": "32-true"}.get(cfg.precision),
+    }
+    assert ours == audiosep_base
+    assert cfg.audio_query == "target" and cfg.decay_steps == 0
+    # the offline variant differs in the query encoder (and its options) only
+    offline = load_config("audiosep-minilm")
+    assert offline.query == "minilm" and offline.query_options == {}
+    differ = {k for k, v in cfg.to_dict().items() if offline.to_dict()[k] != v}
+    assert differ == {"name", "query", "query_options"}
+
+
+def test_audiosep_mixing_trains_on_batches_of_audiosep_mixer(tmp_path, encoder):
+    """``mixing: audiosep``: the training loader's batch is AudioSep's mixer applied to the
+    dataset's segments (seeded by the batch index); a few steps train and resume exactly."""
+    from lassnet.data import AudioSepMixer
+    from lassnet.train.data import build_dataset, training_loader
+
+    cfg = small_config(mixing="audiosep", batch_size=3, steps=4, checkpoint_every=2,
+                       validate_every=4)
+    loader = training_loader(cfg, 16000, start=0)
+    batches = list(loader)
+    assert len(batches) == 4
+    segments = build_dataset(cfg, 16000, "train", 12, seed=cfg.seed)
+    mixer = AudioSepMixer(2, -10, 10)
+    for b in (0, 3):
+        items = [segments[i] for i in range(3 * b, 3 * b + 3)]
+        expect = mixer.collate(items, b)
+        assert torch.equal(batches[b]["mixture"], expect["mixture"])
+        assert torch.equal(batches[b]["target"], expect["target"])
+        assert batches[b]["caption"] == expect["caption"]
+        # each target is its segment, scaled down only where the mixture would clip (AudioSep
+        # rescales both to a peak of 0.9); the mixture adds the next segment
+        for target, item, mixture in zip(batches[b]["target"], items, batches[b]["mixture"],
+                                         strict=True):
+            scale = (target * item["segment"]).sum() / item["segment"].square().sum()
+            assert 0 < scale <= 1 and torch.allclose(target, scale * item["segment"], atol=1e-6)
+            assert scale == 1 or mixture.abs().max() == pytest.approx(0.9)
+        assert not torch.equal(batches[b]["mixture"], batches[b]["target"])
+    straight = tmp_path / "straight"
+    Trainer(cfg, straight, encoder=encoder, progress=False).fit()
+    stopped = tmp_path / "stopped"
+    Trainer(dataclasses_replace(cfg, steps=2), stopped, encoder=encoder, progress=False).fit()
+    Trainer(cfg, stopped, encoder=encoder, progress=False).fit()
+    assert_same_weights(weights(stopped), weights(straight))
+    with pytest.raises(ValueError, match="whole numbers of dB"):
+        small_config(mixing="audiosep", gain_db=(-10.5, 10))
+    with pytest.raises(ValueError, match="max_mix_num must be at least 2"):
+        small_config(mixing="audiosep", max_mix_num=1)
+    with pytest.raises(ValueError, match="set audio_query: target"):
+        small_config(mixing="audiosep", use_text_ratio=0.5)
+
+
+def dataclasses_replace(cfg, **kw):
+    import dataclasses
+
+    return dataclasses.replace(cfg, **kw)
+
+
+def test_hybrid_query_is_the_target_itself(tmp_path):
+    """``audio_query: target`` with ``use_text_ratio: 0``: every condition is the audio
+    embedding of the example's own target (AudioSep's hybrid mode); with ``1`` the text's."""
+    from lassnet.testing import LetterEncoder
+    from lassnet.train.data import training_loader
+
+    enc = LetterEncoder(dim=8, audio=True)
+    for mixing in ("lassnet", "audiosep"):
+        cfg = small_config(mixing=mixing, use_text_ratio=0.0, audio_query="target", steps=1)
+        trainer = Trainer(cfg, tmp_path / mixing, encoder=enc, progress=False)
+        batch = next(iter(training_loader(cfg, trainer.sample_rate, start=0)))
+        cond = trainer._conditions(batch, step=0)
+        expect = enc.embed_audio(batch["target"][:, 0], trainer.sample_rate)
+        assert torch.allclose(cond, expect)
+        assert not torch.allclose(cond, enc.embed_text(batch["caption"]))
+        text_only = Trainer(dataclasses_replace(cfg, use_text_ratio=1.0), tmp_path / "t",
+                            encoder=enc, progress=False)
+        assert torch.allclose(text_only._conditions(batch, step=0),
+                              enc.embed_text(batch["caption"]))

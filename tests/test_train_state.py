@@ -12,10 +12,15 @@ import torch
 
 from lassnet.train import StepBatches
 from lassnet.train.state import (
+    LOCK,
     DeferredSignals,
     RandomStreams,
+    RunFolderError,
+    RunLock,
     StopRequested,
     append_log,
+    describe_os_error,
+    ignore_stop_signals,
     read_log,
     truncate_log,
 )
@@ -107,6 +112,59 @@ def test_deferred_signals_hold_one_signal_during_a_step():
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
+def test_held_blocks_nest_and_a_second_signal_marks_the_work_abandoned():
+    """The trainer holds signals around a step and, inside it, around the checkpoint write:
+    the inner block's end must not release the outer one. ``stopping`` (a stop already under
+    way) makes the next signal the second one."""
+    signals = DeferredSignals()
+    signals.install()
+    try:
+        with signals.held():
+            with signals.held():
+                pass
+            assert signals.busy  # still inside the outer block
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert signals.pending and not signals.abandoned
+        assert not signals.busy
+        signals.pending = False
+        with pytest.raises(KeyboardInterrupt), signals.held(stopping=True):
+            os.kill(os.getpid(), signal.SIGINT)
+        assert signals.abandoned
+    finally:
+        signals.restore()
+
+
+def test_loader_workers_ignore_stop_signals():
+    """A data-loading worker ignores SIGINT and SIGTERM (the main process handles a stop)."""
+    old = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    try:
+        ignore_stop_signals(0)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, old[0])
+        signal.signal(signal.SIGTERM, old[1])
+
+
+def test_run_lock_is_shared_in_a_process_and_released_by_its_last_user(tmp_path):
+    first = RunLock.acquire(tmp_path)
+    second = RunLock.acquire(tmp_path)
+    assert first is second and (tmp_path / LOCK).exists()
+    assert str(os.getpid()) in (tmp_path / LOCK).read_text()
+    first.release()
+    assert (tmp_path / LOCK).exists()
+    second.release()
+    assert not (tmp_path / LOCK).exists()
+    second.release()  # once too often: nothing happens
+
+
+def test_os_errors_in_words():
+    assert describe_os_error(OSError(28, "No space left on device")) == "No space left on device"
+    assert describe_os_error(OSError(30, "Read-only file system", "/x")) == (
+        "Read-only file system: /x")
+    assert describe_os_error(RunFolderError("the folder is full")) == "the folder is full"
+
+
 def test_deferred_signals_outside_the_main_thread_change_nothing():
     signals = DeferredSignals()
     thread = threading.Thread(target=signals.install)
@@ -125,3 +183,18 @@ def test_step_batches_never_repeat_and_resume_where_they_stopped():
     resumed = list(StepBatches(2, steps, batch, rank=1, world=world))
     assert resumed == list(StepBatches(0, steps, batch, rank=1, world=world))[2:]
     assert len(StepBatches(2, steps, batch)) == 3
+
+
+def test_a_file_system_without_locks_trains_with_a_warning(tmp_path, monkeypatch):
+    """Some network mounts refuse ``flock``: the run is not stopped, it is warned."""
+    import errno
+
+    from lassnet.train import state
+
+    def refuse(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(state.fcntl, "flock", refuse)
+    with pytest.warns(RuntimeWarning, match="cannot lock the run folder .*No locks available"):
+        lock = RunLock.acquire(tmp_path)
+    lock.release()

@@ -5,10 +5,17 @@
 1. **The HTML** (always; no browser needed). Every chapter of ``book/_toc.yml`` has a page
    with its "Open in Colab" badge, pointing at a notebook that exists in ``book/colab``; the
    demo pages (``--demo``, default: the introduction) show figures (images in cell outputs,
-   whose files exist) and audio players; no page shows an error output.
-2. **Screenshots** with headless Chromium (the Debian package ``chromium``: ``make chromium``
-   installs it) of the front page and one chapter into ``--out``. Without Chromium this step
-   is skipped with a message saying so, and the result rests on step 1.
+   whose files exist) and audio players; no page shows an error output. **Math:** some page
+   has formulas, and every page with formulas loads MathJax from the site itself (a file
+   under ``_static/``, put there by ``tools/offline_mathjax.py``), never from a CDN, so the
+   book read offline shows typeset formulas rather than raw ``\\[ ... \\]``.
+2. **In a browser**, with headless Chromium (the Debian package ``chromium``: ``make
+   chromium`` installs it): every page with formulas is loaded and, once its scripts have
+   run, each formula must have become MathJax output (an ``mjx-container`` element) and no
+   raw TeX delimiter (``\\[``, ``\\(``, ``$$``) may be left in the visible text; then
+   screenshots of the front page, one chapter and one page with formulas go to ``--out``.
+   Without Chromium this step is skipped with a message saying so, and the result rests on
+   step 1.
 
 Exit status 0 when every check passes, 1 otherwise. ``make browser-check`` runs it on the site
 that ``make book`` built.
@@ -44,6 +51,8 @@ class PageReport:
     links: list[str] = field(default_factory=list)  # every <a href>
     errors: int = 0  # cell outputs that are error tracebacks
     redirect: str | None = None  # <meta http-equiv="refresh"> target
+    scripts: list[str] = field(default_factory=list)  # src of every <script src=...>
+    math: int = 0  # formulas as Sphinx writes them: elements of class "math", before MathJax
 
 
 class _PageParser(HTMLParser):
@@ -64,6 +73,10 @@ class _PageParser(HTMLParser):
             self.report.redirect = match.group(1).strip() if match else None
         if tag == "a" and attrs.get("href"):
             self.report.links.append(attrs["href"])
+        if tag == "script" and attrs.get("src"):
+            self.report.scripts.append(attrs["src"])
+        if "math" in classes and tag in ("div", "span"):
+            self.report.math += 1
         if self._depth:
             if tag == "img" and attrs.get("src"):
                 self.report.images.append(attrs["src"])
@@ -127,6 +140,141 @@ def check_site(site: Path, demo_pages: list[str], colab_dir: Path | None = None)
             problems.append(f"{name}: no audio player in the cell outputs")
         print(f"{name}: {len(report.images)} figures, {report.audio} audio players")
     return problems
+
+
+def is_remote(src: str) -> bool:
+    """Whether a script address leaves the site (``https://…``, ``//cdn…``)."""
+    return "://" in src or src.startswith("//")
+
+
+def check_math(site: Path) -> tuple[list[str], list[str]]:
+    """Problems with the formulas of the built site, and the pages that have formulas.
+
+    A page with formulas must load MathJax from a file of the site itself (one that exists);
+    no page may load MathJax from the network. A site without any formula is a problem too:
+    the book has formulas, so finding none means the pages are not what the checks expect."""
+    problems, math_pages = [], []
+    for page in sorted(site.glob("*.html")):
+        report = parse_page(page)
+        mathjax = [src for src in report.scripts if "mathjax" in src.lower()]
+        remote = [src for src in mathjax if is_remote(src)]
+        for src in remote:
+            problems.append(f"{page.name}: loads MathJax from the network ({src}), so the "
+                            "offline book shows raw TeX; book/_config.yml must load "
+                            "tools/offline_mathjax.py and set mathjax_path")
+        if not report.math:
+            continue
+        math_pages.append(page.name)
+        local = [src for src in mathjax if not is_remote(src)]
+        if not local and not remote:
+            problems.append(f"{page.name}: {report.math} formula(s) but no MathJax script")
+        for src in local:
+            if not (page.parent / src.split("?")[0]).is_file():
+                problems.append(f"{page.name}: MathJax script {src} does not exist in the site")
+    if not math_pages:
+        problems.append(f"{site}: no page has a formula (elements of class 'math'), "
+                        "but the book has formulas")
+    return problems, math_pages
+
+
+#: TeX delimiters that MathJax removes when it typesets a formula.
+RAW_TEX = ("\\[", "\\(", "$$")
+
+
+@dataclass
+class RenderedMath:
+    """What a page holds after its scripts have run (Chromium's ``--dump-dom``)."""
+
+    containers: int = 0  # <mjx-container>: typeset formulas
+    formulas: int = 0  # elements of class "math" (Sphinx's formulas)
+    untypeset: int = 0  # of those, the ones without an <mjx-container> inside
+    text: list[str] = field(default_factory=list)  # visible text outside code and formulas' MathML
+
+
+class _RenderedParser(HTMLParser):
+    _HIDDEN = {"script", "style", "pre", "code", "textarea", "mjx-assistive-mml", "noscript"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.result = RenderedMath()
+        self._stack: list[tuple[str, bool]] = []  # (tag, is a formula)
+        self._open_formulas: list[bool] = []  # per open formula: whether MathJax output is in it
+        self._hidden = 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "mjx-container":
+            self.result.containers += 1
+            if self._open_formulas:
+                self._open_formulas[-1] = True
+        if tag in _PageParser._VOID:
+            return
+        formula = "math" in (attrs.get("class") or "").split() and tag in ("div", "span")
+        if formula:
+            self.result.formulas += 1
+            self._open_formulas.append(False)
+        self._hidden += tag in self._HIDDEN
+        self._stack.append((tag, formula))
+
+    def handle_endtag(self, tag):
+        if tag in _PageParser._VOID or all(name != tag for name, _ in self._stack):
+            return
+        while self._stack:
+            name, formula = self._stack.pop()
+            self._hidden -= name in self._HIDDEN
+            if formula:
+                typeset = self._open_formulas.pop()
+                self.result.untypeset += not typeset
+                if typeset and self._open_formulas:
+                    self._open_formulas[-1] = True
+            if name == tag:
+                break
+
+    def handle_data(self, data):
+        if not self._hidden and data.strip():
+            self.result.text.append(data)
+
+
+def parse_rendered(dom: str) -> RenderedMath:
+    """Typeset formulas, formulas left as TeX, and the visible text of a rendered page."""
+    parser = _RenderedParser()
+    parser.feed(dom)
+    parser.close()
+    return parser.result
+
+
+def rendered_math_problems(dom: str, name: str) -> list[str]:
+    """Problems with the formulas of one page as the browser shows it: every formula must
+    contain MathJax output, and no raw TeX delimiter may be left in the visible text."""
+    result = parse_rendered(dom)
+    problems = []
+    if not result.formulas:
+        problems.append(f"{name}: no formula in the rendered page")
+    elif result.untypeset:
+        problems.append(f"{name}: {result.untypeset} of {result.formulas} formulas not typeset "
+                        f"by MathJax ({result.containers} mjx-container elements)")
+    text = " ".join(result.text)
+    for delimiter in RAW_TEX:
+        at = text.find(delimiter)
+        if at >= 0:
+            snippet = " ".join(text[max(0, at - 30):at + 50].split())
+            problems.append(f"{name}: raw TeX {delimiter} left in the visible text: …{snippet}…")
+    return problems
+
+
+def rendered_dom(browser: str, url: str, timeout: float = 120.0) -> str:
+    """The page at ``url`` as headless Chromium holds it once its scripts have run (MathJax
+    included): the serialised DOM."""
+    with tempfile.TemporaryDirectory() as profile:
+        command = [
+            browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+            "--disable-extensions", "--mute-audio", f"--user-data-dir={profile}",
+            "--virtual-time-budget=10000", "--dump-dom", url,
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0 or "<html" not in done.stdout.lower():
+        raise RuntimeError(f"no rendered page for {url}: {done.stderr.strip()[-500:]}")
+    return done.stdout
 
 
 def find_browser() -> str | None:
@@ -200,24 +348,41 @@ def main(argv=None) -> int:
                         help="pages that must show figures and audio players")
     parser.add_argument("--pages", nargs="+", default=None,
                         help="pages to screenshot (default: index.html, i.e. the introduction "
-                        "with the demo, and the first chapter)")
+                        "with the demo, the first chapter and the first other page with "
+                        "formulas)")
     args = parser.parse_args(argv)
     if not (args.site / "index.html").is_file():
         print(f"no built book at {args.site}: build it first (`make book`)", file=sys.stderr)
         return 1
     problems = check_site(args.site, args.demo, args.colab_dir)
+    math_problems, math_pages = check_math(args.site)
+    problems += math_problems
     for problem in problems:
         print("FAIL", problem, file=sys.stderr)
+    print(f"math: {len(math_pages)} page(s) with formulas ({', '.join(math_pages)})")
     print(f"HTML: {'ok' if not problems else f'{len(problems)} problem(s)'}")
 
     browser = find_browser()
     if browser is None:
-        print("SKIPPED screenshots: no Chromium found (`make chromium` installs it: "
-              "apt-get install chromium)")
+        print("SKIPPED rendered math and screenshots: no Chromium found (`make chromium` "
+              "installs it: apt-get install chromium)")
     else:
+        for name in math_pages:
+            url = (args.site / name).resolve().as_uri()
+            try:
+                found = rendered_math_problems(rendered_dom(browser, url), name)
+            except (RuntimeError, subprocess.TimeoutExpired) as err:
+                found = [f"{name}: {err}"]
+            for problem in found:
+                print("FAIL", problem, file=sys.stderr)
+            problems += found
+            print(f"rendered math {name}: {'ok' if not found else 'FAIL'}")
         chapters = [p.stem for p in notebooks.chapters()]
         pages = args.pages or ["index.html",
                                f"{chapters[1] if len(chapters) > 1 else chapters[0]}.html"]
+        if args.pages is None:
+            front = _page_url(args.site, "index.html")[0].rsplit("/", 1)[-1]
+            pages += [name for name in math_pages if name not in pages and name != front][:1]
         for page in pages:
             url, name = _page_url(args.site, page)
             try:

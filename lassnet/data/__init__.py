@@ -31,6 +31,7 @@ from .datasets import (
 )
 from .download import DownloadError, cache_dir, download, extract, sha256sum
 from .mixtures import (
+    AudioSepCollate,
     AudioSepMixer,
     MixtureDataset,
     SegmentDataset,
@@ -72,6 +73,7 @@ __all__ = [
     "DESCRIPTIONS",
     "ESC50",
     "AudioSepMixer",
+    "AudioSepCollate",
     "SegmentDataset",
     "audiosep_energy_ratio",
     "ESC50_SHA256",

@@ -57,6 +57,7 @@ __all__ = [
     "MixtureDataset",
     "SegmentDataset",
     "AudioSepMixer",
+    "AudioSepCollate",
     "audiosep_energy_ratio",
     "evaluation_mixtures",
     "describe_mixture",
@@ -328,7 +329,7 @@ def evaluation_mixtures(
     normalize_noise: bool = True,
     return_sources: bool = False,
 ) -> list[dict]:
-    """The evaluation mixtures of the seed project, from the test split.
+    """The mixtures of the evaluation protocol (chapter 8), from the test split.
 
     ``count`` target classes are drawn at random (every class once, in random order,
     before any class repeats); each gets ``mixtures_per_target`` mixtures of one of its clips
@@ -486,15 +487,35 @@ class AudioSepMixer:
             targets.append(target)
         return torch.stack(mixtures), torch.stack(targets)
 
-    def collate(self, items: Sequence[dict], batch_index: int) -> dict:
+    def collate(self, items: Sequence[dict], batch_index: int,
+                use_text_ratio: float = 1.0) -> dict:
         """Stack :class:`SegmentDataset` items and mix them, seeded by ``batch_index``:
-        ``{"mixture", "target"}`` ``(B, 1, L)``, ``caption`` and ``label`` lists."""
+        ``{"mixture", "target"}`` ``(B, 1, L)``, ``caption`` and ``label`` lists, and
+        ``audio_query``: whether AudioSep's hybrid mode would condition this whole batch on
+        the targets' audio instead of the captions (its next draw, ``random() >
+        use_text_ratio``; never with ``use_text_ratio = 1``, the released setting)."""
         segments = torch.stack([it["segment"] for it in items])  # (B, 1, L)
-        mixture, target = self(segments, random.Random(int(batch_index)))
+        rng = random.Random(int(batch_index))
+        mixture, target = self(segments, rng)
         return {"mixture": mixture, "target": target,
                 "caption": [it["caption"] for it in items],
                 "label": [it["label"] for it in items],
-                "index": torch.tensor([int(it["index"]) for it in items])}
+                "index": torch.tensor([int(it["index"]) for it in items]),
+                "audio_query": rng.random() > use_text_ratio}
+
+
+class AudioSepCollate:
+    """A ``DataLoader`` ``collate_fn`` that mixes each batch of :class:`SegmentDataset` items
+    with :class:`AudioSepMixer`, seeded by the batch's index (its first item's index divided
+    by the batch size), so that every batch is a pure function of the indices it holds."""
+
+    def __init__(self, mixer: AudioSepMixer, batch_size: int, use_text_ratio: float = 1.0):
+        self.mixer, self.batch_size, self.use_text_ratio = mixer, int(batch_size), \
+            float(use_text_ratio)
+
+    def __call__(self, items: Sequence[dict]) -> dict:
+        batch_index = int(items[0]["index"]) // self.batch_size
+        return self.mixer.collate(items, batch_index, self.use_text_ratio)
 
 
 def _pretty(label: str) -> str:

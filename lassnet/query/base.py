@@ -18,6 +18,7 @@ handling and normalisation live here, once.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
@@ -118,7 +119,9 @@ def check_texts(texts) -> list[str]:
     """Check a batch of text queries and return it as a list.
 
     Raises ``ValueError`` for a bare string (wrap it: ``[text]``), a non-sequence, an empty
-    batch, a non-string item, or an empty/whitespace-only query.
+    batch, a non-string item, or a query with nothing visible in it: empty, whitespace, or
+    only invisible characters (zero-width spaces and joiners, byte-order marks, control
+    characters), which an encoder would read as no text at all.
     """
     if isinstance(texts, str):
         raise ValueError(
@@ -133,9 +136,17 @@ def check_texts(texts) -> list[str]:
     for i, text in enumerate(texts):
         if not isinstance(text, str):
             raise ValueError(f"text query {i} must be a string, got {type(text).__name__}")
-        if not text.strip():
-            raise ValueError(f"text query {i} is empty or only whitespace: {text!r}")
+        if not any(_visible(ch) for ch in text):
+            raise ValueError(
+                f"text query {i} is empty or only whitespace (or invisible characters such "
+                f"as zero-width spaces): {text!r}"
+            )
     return texts
+
+
+def _visible(ch: str) -> bool:
+    """Whether ``ch`` shows: not whitespace, not a control (Cc) or format (Cf) character."""
+    return not ch.isspace() and unicodedata.category(ch) not in ("Cc", "Cf")
 
 
 def check_audio_query(wave, sample_rate) -> tuple[torch.Tensor, int]:

@@ -36,6 +36,9 @@ __all__ = [
     "CONFIG_DIR",
     "LOSSES",
     "LOSS_ALIASES",
+    "MIXINGS",
+    "AUDIO_QUERIES",
+    "WARMUPS",
     "KEY_ALIASES",
     "PRECISIONS",
     "TrainConfig",
@@ -53,6 +56,14 @@ LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
 }
 #: Earlier names of losses, read as today's.
 LOSS_ALIASES = {"snr": "neg_sdr"}
+#: ``mixing``: lassnet's per-item mixtures (1..k clips of other classes, continuous gains) or
+#: AudioSep's batch mixer (:class:`lassnet.data.AudioSepMixer`).
+MIXINGS = ("lassnet", "audiosep")
+#: ``audio_query`` (used when ``use_text_ratio < 1``): another clip of the target's class per
+#: example (lassnet), or the target segment itself for the whole batch (AudioSep's hybrid).
+AUDIO_QUERIES = ("same_class", "target")
+#: ``warmup``: lassnet's linear ramp, or AudioSep's staircase (``constant_warm_up``).
+WARMUPS = ("linear", "staircase")
 #: Config keys of earlier versions, read under today's name (checkpoints keep their config).
 KEY_ALIASES = {"segment_seconds": "duration"}
 #: ``precision`` values: the autocast dtype of the forward pass (``float16`` needs CUDA).
@@ -81,7 +92,10 @@ class TrainConfig:
     min_interferers: int = 1
     max_interferers: int = 3
     gain_db: tuple[float, float] = (-10.0, 10.0)
+    mixing: str = "lassnet"  # or "audiosep": AudioSep's batch mixer (next clip, integer gains)
+    max_mix_num: int = 2  # with mixing "audiosep": sources per mixture at most, target included
     use_text_ratio: float = 1.0
+    audio_query: str = "same_class"  # or "target": AudioSep's hybrid mode (the target itself)
     num_workers: int = 0
     # optimisation
     loss: str = "l1"  # a key of LOSSES ("snr" is read as "neg_sdr")
@@ -89,6 +103,7 @@ class TrainConfig:
     batch_size: int = 8
     lr: float = 1e-3
     warmup_steps: int = 100
+    warmup: str = "linear"  # or "staircase": AudioSep's constant_warm_up (x0.001/0.01/0.1)
     decay_steps: int = 0  # the last decay_steps steps anneal the lr to min_lr (cosine); 0: none
     min_lr: float = 0.0
     weight_decay: float = 0.0
@@ -113,6 +128,23 @@ class TrainConfig:
             raise ValueError(
                 f"unknown precision {self.precision!r}; choose from {list(PRECISIONS)}"
             )
+        if self.mixing not in MIXINGS:
+            raise ValueError(f"unknown mixing {self.mixing!r}; choose from {list(MIXINGS)}")
+        if self.mixing == "audiosep":
+            if self.max_mix_num < 2:
+                raise ValueError(f"max_mix_num must be at least 2, got {self.max_mix_num}")
+            if any(g != int(g) for g in self.gain_db):
+                raise ValueError("AudioSep's mixer draws integer gains: gain_db must be whole "
+                                 f"numbers of dB, got {list(self.gain_db)}")
+        if self.audio_query not in AUDIO_QUERIES:
+            raise ValueError(f"unknown audio_query {self.audio_query!r}; choose from "
+                             f"{list(AUDIO_QUERIES)}")
+        if (self.mixing == "audiosep" and self.use_text_ratio < 1.0
+                and self.audio_query != "target"):
+            raise ValueError("with mixing 'audiosep' an audio query is the target itself "
+                             "(AudioSep's hybrid mode): set audio_query: target")
+        if self.warmup not in WARMUPS:
+            raise ValueError(f"unknown warmup {self.warmup!r}; choose from {list(WARMUPS)}")
         if not 0.0 <= self.use_text_ratio <= 1.0:
             raise ValueError(f"use_text_ratio must be in [0, 1], got {self.use_text_ratio}")
         if not 1 <= self.min_interferers <= self.max_interferers:
@@ -134,11 +166,20 @@ class TrainConfig:
             raise ValueError(f"min_lr must be in [0, lr = {self.lr}], got {self.min_lr}")
 
     def lr_factor(self, step: int) -> float:
-        """The learning rate at ``step`` (0-based) as a fraction of ``lr``: linear warm-up over
-        ``warmup_steps``, constant (AudioSep's schedule), then, if ``decay_steps``, a cosine
-        down to ``min_lr`` over the last ``decay_steps`` steps (all of them in a run shorter
-        than that). A pure function of the step: a checkpoint stores nothing about it."""
-        factor = min(1.0, (step + 1) / max(1, self.warmup_steps))
+        """The learning rate at ``step`` (0-based) as a fraction of ``lr``.
+
+        The warm-up: ``"linear"`` (lassnet's) rises linearly to 1 over ``warmup_steps``;
+        ``"staircase"`` is AudioSep's ``constant_warm_up`` (``optimizers/lr_schedulers.py``):
+        ×0.001 for the first ``warmup_steps`` steps, ×0.01 for the next ``warmup_steps``,
+        ×0.1 for the next, then 1. After it the rate is constant (as AudioSep's) until, if
+        ``decay_steps``, a cosine takes it down to ``min_lr`` over the last ``decay_steps``
+        steps (all of them in a run shorter than that; lassnet's addition). A pure function of
+        the step: a checkpoint stores nothing about it."""
+        if self.warmup == "staircase":
+            stairs = step // self.warmup_steps if self.warmup_steps else 3
+            factor = (0.001, 0.01, 0.1)[stairs] if stairs < 3 else 1.0
+        else:
+            factor = min(1.0, (step + 1) / max(1, self.warmup_steps))
         decay = min(self.decay_steps, self.steps)
         start = self.steps - decay
         if decay and step >= start:
@@ -178,7 +219,8 @@ def load_config(name_or_path: str | os.PathLike, **overrides: Any) -> TrainConfi
 
     Taught in chapter 7 (Training). ``overrides`` replace fields of the file (``None`` values
     are ignored, so command-line options that were not given change nothing); ``name``
-    defaults to the file's stem.
+    defaults to the file's stem. A missing or unreadable file, invalid YAML (the message
+    gives the line and column) and unknown keys raise ``ValueError``.
     """
     path = Path(name_or_path)
     if not path.suffix:
@@ -190,7 +232,15 @@ def load_config(name_or_path: str | os.PathLike, **overrides: Any) -> TrainConfi
             )
     elif not path.is_file():
         raise ValueError(f"config file not found: {path}")
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ValueError(f"{path}: not valid YAML{where} ({problem})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a text file (a config is UTF-8 YAML)") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: a config must be a YAML mapping, got {type(data).__name__}")
     data.setdefault("name", path.stem)

@@ -17,7 +17,18 @@ A run folder holds:
 * ``train_log.csv`` and ``val_log.csv`` (:data:`LOSS_LOG`, :data:`VAL_LOG`): one row per
   ``log_every`` / ``validate_every`` steps. Each row is written atomically (the file is
   rewritten whole through :func:`lassnet.files.atomic_write`), so a killed process never
-  leaves half a row; :func:`resume` drops rows written after the checkpoint it resumes from.
+  leaves half a row; :func:`resume` drops rows written after the checkpoint it resumes from,
+  and a run that starts from step 0 starts its logs afresh.
+* ``.lock`` (:data:`LOCK`): which process trains in the folder (:class:`RunLock`), so that
+  two runs on one folder cannot interleave their checkpoints and logs.
+
+**The folder.** :func:`open_run_folder` prepares it before any step: it must be a folder one
+can write in (a read-only one fails at once, not at the first log row); temporary files
+that a killed process left behind are removed; the lock is taken. A checkpoint that cannot
+be read, or whose checksum does not match, is never overwritten: :func:`resume` moves it
+aside (``checkpoint.pt.damaged``) and stops, saying so. Failures to write (a full disk, a
+read-only folder) raise :class:`RunFolderError`, an ``OSError`` whose one-line message names
+the folder and the system's reason ("No space left on device").
 
 :func:`resume` is the inverse of :func:`save`: a resumed run makes the same updates, in the
 same order, as one that never stopped.
@@ -29,21 +40,33 @@ while it trains, and the caller's generators are put back afterwards: building o
 trainer leaves the random state of the surrounding program as it was.
 
 **Signals.** :class:`DeferredSignals` holds a Ctrl-C (SIGINT) or SIGTERM that arrives in the
-middle of a training step until the step is complete, so that the checkpoint written on the
-way out is never a torn state.
+middle of a training step, or while a checkpoint is written, until the step (with its logs)
+or the checkpoint is complete, so that the checkpoint written on the way out is never a torn
+state and a stop never cuts a checkpoint short.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import datetime
+import errno
 import io
+import json
 import os
 import random
 import signal
+import socket
+import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; runs are not locked there
+    fcntl = None
 
 import numpy as np
 import torch
@@ -58,7 +81,12 @@ __all__ = [
     "MODEL",
     "LOSS_LOG",
     "VAL_LOG",
+    "LOCK",
     "FORMAT_VERSION",
+    "RunFolderError",
+    "RunLock",
+    "open_run_folder",
+    "checkpoint_bytes",
     "RandomStreams",
     "capture_rng",
     "restore_rng",
@@ -71,12 +99,18 @@ __all__ = [
     "DeferredSignals",
     "StopRequested",
     "StepAbandoned",
+    "SaveAbandoned",
+    "ignore_stop_signals",
 ]
 
 CHECKPOINT = "checkpoint.pt"
 MODEL = "model.pt"
 LOSS_LOG = "train_log.csv"
 VAL_LOG = "val_log.csv"
+LOCK = ".lock"
+#: What a checkpoint that cannot be used is renamed to (``checkpoint.pt.damaged``, then
+#: ``checkpoint.pt.damaged.1``, ... if that exists).
+DAMAGED_SUFFIX = ".damaged"
 #: The version of the ``lassnet.train`` checkpoint format written now. Version 1 (until the
 #: schedule became a pure function of the step) also stored a ``scheduler`` entry.
 FORMAT_VERSION = 2
@@ -155,6 +189,187 @@ class RandomStreams:
             restore_rng(caller)
 
 
+# --------------------------------------------------------------------------- the run folder
+class RunFolderError(OSError):
+    """The run folder cannot be used: not a folder, not writable, full, or in use by another
+    run. The message (``str(err)``) names the folder and the reason in one line."""
+
+    def __init__(self, message: str, errno_: int | None = None):
+        super().__init__(message)
+        self.errno = errno_
+
+
+def describe_os_error(err: OSError) -> str:
+    """``err`` in words: the system's reason and, when it has one, the file."""
+    if isinstance(err, RunFolderError) or not err.strerror:
+        return str(err)
+    return f"{err.strerror}: {err.filename}" if err.filename else err.strerror
+
+
+def _owner_text(path: Path) -> str:
+    try:
+        owner = json.loads(path.read_text())
+        where = f" on {owner['host']}" if owner.get("host") != socket.gethostname() else ""
+        return f"process {owner['pid']}{where}, started {owner['since']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another process"
+
+
+class RunLock:
+    """Exclusive use of a run folder by one process (an advisory ``flock`` on ``.lock``).
+
+    The lock file records the holder's process id, host and start time, for the message a
+    second run gets. The operating system releases the lock when the holder exits, however
+    it exits, so the lock of a killed run is simply taken over. Within one process the lock
+    is shared: building a second trainer on the same folder (a notebook cell run again) is
+    not refused; :meth:`release` frees it when its last user lets go. Where the system has no
+    ``flock`` (Windows) runs are not locked; on a file system that refuses locks (some
+    network mounts) the run goes on with a warning.
+    """
+
+    _held: dict[Path, RunLock] = {}  # this process's locks, by folder
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.path = folder / LOCK
+        self.users = 0
+        self._fd: int | None = None
+
+    @classmethod
+    def acquire(cls, folder: str | os.PathLike) -> RunLock:
+        """Take the lock of ``folder`` (an existing folder); :class:`RunFolderError` if
+        another live process holds it."""
+        folder = Path(folder).resolve()
+        lock = cls._held.get(folder)
+        if lock is None:
+            lock = cls(folder)
+            lock._take()
+            cls._held[folder] = lock
+        lock.users += 1
+        return lock
+
+    def _take(self) -> None:
+        if fcntl is None:
+            return
+        for _ in range(10):  # the file may be replaced between open and flock: retry
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise RunFolderError(
+                    f"{self.folder} is in use by another training run ({_owner_text(self.path)})"
+                    f"; wait for it to end or choose another folder", errno.EBUSY
+                ) from None
+            except OSError as err:  # a file system without locks (some network mounts)
+                os.close(fd)
+                warnings.warn(
+                    f"cannot lock the run folder {self.folder} ({err.strerror}); make sure no "
+                    "other run trains there", RuntimeWarning, stacklevel=4,
+                )
+                return
+            except BaseException:
+                os.close(fd)
+                raise
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(self.path))
+            except FileNotFoundError:
+                same = False
+            if not same:  # its holder removed it as we opened it: take the new one
+                os.close(fd)
+                continue
+            record = json.dumps({
+                "pid": os.getpid(), "host": socket.gethostname(),
+                "since": datetime.datetime.now().isoformat(timespec="seconds"),
+            })
+            os.ftruncate(fd, 0)
+            os.write(fd, record.encode() + b"\n")
+            self._fd = fd
+            return
+        raise RunFolderError(f"{self.folder}: could not take its lock ({self.path})")
+
+    def release(self) -> None:
+        """Let go once; the last user's release removes the lock file and frees the lock."""
+        if self.users == 0:
+            return
+        self.users -= 1
+        if self.users or self._fd is None:
+            return
+        type(self)._held.pop(self.folder, None)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+        os.close(self._fd)  # closing releases the flock
+        self._fd = None
+
+
+def _stray_temporaries(folder: Path) -> list[Path]:
+    """Temporary files of :func:`lassnet.files.atomic_write` for the run's own files."""
+    return [p for name in (CHECKPOINT, MODEL, LOSS_LOG, VAL_LOG)
+            for p in folder.glob(f".{name}.*.tmp")]
+
+
+def checkpoint_bytes(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> int:
+    """About how many bytes one ``checkpoint.pt`` of this run takes: the weights and
+    buffers, plus the optimiser's per-parameter states (Adam: two, three with AMSGrad)."""
+    weights = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    params = sum(p.numel() * p.element_size() for p in model.parameters())
+    states = 3 if any(g.get("amsgrad") for g in optimizer.param_groups) else 2
+    return weights + states * params + (1 << 16)
+
+
+def _free_bytes(folder: Path) -> int:
+    st = os.statvfs(folder)
+    blocks = st.f_bfree if os.geteuid() == 0 else st.f_bavail  # root may use the reserve
+    return blocks * st.f_frsize
+
+
+def open_run_folder(folder: str | os.PathLike, *, need_bytes: int = 0) -> RunLock:
+    """Prepare ``folder`` for a run before any step, and take its lock.
+
+    Creates it (with its parents) if needed; raises ``ValueError`` if it is a file, and
+    :class:`RunFolderError` if it cannot be written in (read-only, no permission), has less
+    than ``need_bytes`` free (a checkpoint's size: :func:`checkpoint_bytes`), or is in use by
+    another run. Then removes the temporary files of a killed run and, when there is no
+    checkpoint to resume from, the logs of an earlier start (a restart from step 0 must not
+    repeat their rows). Returns the :class:`RunLock`; call its ``release()`` when done.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"the run folder {folder} is a file; choose a folder "
+                         "(it is created if missing)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise RunFolderError(
+            f"cannot write in the run folder {folder}: {err.strerror or err}; choose "
+            "another folder, or make it writable", err.errno
+        ) from None
+    lock = RunLock.acquire(folder)
+    try:
+        free = _free_bytes(folder)
+        if need_bytes and free < need_bytes:
+            raise RunFolderError(
+                f"not enough space in {folder} for a checkpoint: {free / 1e6:.1f} MB free, a "
+                f"checkpoint of this run takes about {need_bytes / 1e6:.1f} MB "
+                f"({os.strerror(errno.ENOSPC)}); free some space or choose another folder",
+                errno.ENOSPC,
+            )
+        for stray in _stray_temporaries(folder):
+            with contextlib.suppress(FileNotFoundError):
+                stray.unlink()
+        if not (folder / CHECKPOINT).exists():
+            for name in (LOSS_LOG, VAL_LOG):  # a fresh start: no rows of an earlier one
+                with contextlib.suppress(FileNotFoundError):
+                    (folder / name).unlink()
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
+
 # --------------------------------------------------------------------------- checkpoints
 def payload(*, step: int, config: TrainConfig, model: torch.nn.Module,
             optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
@@ -193,17 +408,29 @@ def _version(path: Path, contents: dict[str, Any]) -> int:
 
 def resume(out_dir: str | os.PathLike, *, model: torch.nn.Module,
            optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
-           map_location: Any = "cpu") -> tuple[int, RandomStreams]:
+           map_location: Any = "cpu", move_damaged: bool = True) -> tuple[int, RandomStreams]:
     """Load ``out_dir/checkpoint.pt`` into a freshly built ``model`` (a ``SeparationNet``),
     ``optimizer`` and ``scaler``; drop log rows written after it. Returns the step to continue
     from and the run's random streams.
 
     Raises :class:`CheckpointError` for an unreadable or damaged file, one of a newer format,
-    or one trained with another model (the message lists the config fields that differ).
+    or one trained with another model (the message lists the config fields that differ). A
+    file that is damaged (its checksum does not match) or cannot be read at all (truncated,
+    empty, not a torch file) is first moved aside to ``checkpoint.pt.damaged`` (when
+    ``move_damaged``), so that nothing ever overwrites it; the message says where it went.
     """
     out_dir = Path(out_dir)
     path = out_dir / CHECKPOINT
-    contents = checkpoint.load(path, "train", map_location=map_location)
+    try:
+        contents = checkpoint.load(path, "train", map_location=map_location)
+    except CheckpointError as err:
+        if not (move_damaged and _is_damage(err) and path.is_file()):
+            raise
+        aside = _move_aside(path)
+        raise CheckpointError(
+            f"{err}. It was moved aside to {aside}, so that nothing overwrites it; run the "
+            f"same command again to start afresh from step 0, or put a good copy back as {path}"
+        ) from None
     _version(path, contents)  # version 1's "scheduler" entry is not needed: see lr_factor
     ours, theirs = model.config.to_dict(), contents["config"]
     diff = {k: (theirs.get(k), v) for k, v in ours.items()
@@ -220,6 +447,26 @@ def resume(out_dir: str | os.PathLike, *, model: torch.nn.Module,
     for name in (LOSS_LOG, VAL_LOG):  # drop rows written after this checkpoint
         truncate_log(out_dir / name, step)
     return step, RandomStreams(contents["rng"])
+
+
+#: How :func:`lassnet.checkpoint.load` words a file that is damaged or cannot be read at all
+#: (as opposed to one that is unsafe, of another kind, or of another model).
+_DAMAGE = ("is damaged", "cannot read it as a checkpoint", "is empty (0 bytes)")
+
+
+def _is_damage(err: CheckpointError) -> bool:
+    return any(words in str(err) for words in _DAMAGE)
+
+
+def _move_aside(path: Path) -> Path:
+    """Rename ``path`` to ``<name>.damaged`` (or ``.damaged.1``, ... if taken); returns it."""
+    aside = path.with_name(path.name + DAMAGED_SUFFIX)
+    n = 0
+    while aside.exists():
+        n += 1
+        aside = path.with_name(f"{path.name}{DAMAGED_SUFFIX}.{n}")
+    os.replace(path, aside)
+    return aside
 
 
 # --------------------------------------------------------------------------- logs
@@ -281,20 +528,28 @@ class StepAbandoned(Exception):
     """Stopped inside a training step: the in-memory state may be half-updated."""
 
 
-class DeferredSignals:
-    """Ctrl-C (SIGINT) and SIGTERM that arrive while a training step runs are held until the
-    step is complete, so the checkpoint written on the way out is never a torn state (half an
-    optimiser update, batch-norm statistics one step ahead). Between steps, or on a second
-    signal during a step, they stop at once (a second one abandons the step and keeps the
-    previous checkpoint). Outside the main thread signals cannot be caught: nothing changes.
+class SaveAbandoned(Exception):
+    """Stopped (by a second signal) while a checkpoint was written: the previous one is kept."""
 
-    The loop sets ``busy`` around each step and checks ``pending`` after it; SIGINT raises
+
+class DeferredSignals:
+    """Ctrl-C (SIGINT) and SIGTERM that arrive while the trainer is ``busy`` (a training step
+    and its logs, or a checkpoint being written) are held until that work is complete, so the
+    checkpoint written on the way out is never a torn state (half an optimiser update,
+    batch-norm statistics one step ahead) and a checkpoint is never cut short. Between steps
+    a signal stops at once; a second signal while busy stops at once too, and ``abandoned``
+    records that it cut the work short (a step abandoned keeps the previous checkpoint; a
+    checkpoint abandoned is never half-written). Outside the main thread signals cannot be
+    caught: nothing changes.
+
+    The loop sets ``busy`` around its work and checks ``pending`` after it; SIGINT raises
     ``KeyboardInterrupt`` and SIGTERM :class:`StopRequested`.
     """
 
     def __init__(self) -> None:
         self.busy = False
         self.pending = False
+        self.abandoned = False
         self._old: dict[int, Any] = {}
 
     def install(self) -> None:
@@ -311,8 +566,31 @@ class DeferredSignals:
             signal.signal(sig, old)
         self._old.clear()
 
+    @contextlib.contextmanager
+    def held(self, *, stopping: bool = False) -> Iterator[None]:
+        """Hold signals during the block (blocks may nest). ``stopping``: a stop is already
+        under way, so the next signal is the second one (it abandons the block)."""
+        was_busy, self.busy = self.busy, True
+        if stopping:
+            self.pending = True
+        try:
+            yield
+        finally:
+            self.busy = was_busy
+
     def _handle(self, signum: int, frame: Any) -> None:
         if self.busy and not self.pending:
             self.pending = True
             return
+        if self.busy:
+            self.abandoned = True
         raise KeyboardInterrupt if signum == signal.SIGINT else StopRequested()
+
+
+def ignore_stop_signals(worker_id: int = 0) -> None:
+    """A data-loading worker's start: ignore SIGINT and SIGTERM. A Ctrl-C or a SIGTERM sent
+    to the whole process group (as a terminal, docker or systemd do) then reaches the
+    workers without killing them mid-batch; the main process saves and stops, and shuts
+    them down itself. (Used as the ``worker_init_fn`` of the training loader.)"""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -9,8 +9,11 @@ rate, mixtures built on the fly, and the query a caption of the target (or, with
   ``DistributedDataParallel`` when launched with ``torchrun``.
 * The learning rate of step ``s`` is ``lr · lr_factor(s)``, set on the optimiser before the
   step: a pure function of the step, so a checkpoint needs nothing about the schedule.
-* Checkpoints, resuming, the random streams, the logs and Ctrl-C handling live in
-  :mod:`lassnet.train.state`; which mixtures each step reads, in :mod:`lassnet.train.data`.
+* Checkpoints, resuming, the random streams, the logs, the run folder (its lock, its
+  housekeeping) and Ctrl-C handling live in :mod:`lassnet.train.state`; which mixtures each
+  step reads, in :mod:`lassnet.train.data`.
+* Everything that can be checked is checked before the first step: the device exists, the run
+  folder is a folder one can write in, with room for a checkpoint, and no other run uses it.
 * Global settings are borrowed, not changed: the model is built from the run's own seeded
   random streams, and ``fit()`` uses the config's thread count and the run's streams only
   while it runs, putting the caller's back when it returns or raises.
@@ -22,6 +25,7 @@ import contextlib
 import math
 import os
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,7 +38,16 @@ from ..separator import SeparationNet
 from . import state
 from .config import LOSSES, TrainConfig, load_config
 from .data import build_dataset, training_loader, validation_loader
-from .state import CHECKPOINT, LOSS_LOG, VAL_LOG, DeferredSignals, StepAbandoned, StopRequested
+from .state import (
+    CHECKPOINT,
+    LOSS_LOG,
+    VAL_LOG,
+    DeferredSignals,
+    RunFolderError,
+    SaveAbandoned,
+    StepAbandoned,
+    StopRequested,
+)
 
 if TYPE_CHECKING:
     from ..data import MixtureDataset
@@ -50,13 +63,22 @@ class Trainer:
 
     Args:
         config: a :class:`TrainConfig` (or a name / YAML path for :func:`load_config`).
-        out_dir: where ``checkpoint.pt``, ``model.pt`` and the CSV logs go. If it already
-            holds a checkpoint the run resumes from it (``resume=False`` refuses instead).
+        out_dir: where ``checkpoint.pt``, ``model.pt`` and the CSV logs go (created if
+            missing). If it already holds a checkpoint the run resumes from it
+            (``resume=False`` refuses instead). The trainer holds the folder's lock from
+            construction to the end of :meth:`fit` (:func:`lassnet.train.state.open_run_folder`);
+            another process cannot train there meanwhile.
         device: ``"cpu"``, ``"cuda"``, ... (default: CUDA when available).
         encoder: an already-built query encoder (else ``lassnet.query.build(config.query)``).
         progress: show a tqdm progress bar (a widget in Jupyter, text in a terminal).
         resume: continue from a checkpoint in ``out_dir``; ``False`` raises
             :class:`~lassnet.checkpoint.CheckpointError` if there is one.
+
+    Raises ``ValueError`` for an unknown or absent device and for an ``out_dir`` that is a
+    file; :class:`~lassnet.train.state.RunFolderError` (an ``OSError``) for a folder that
+    cannot be written in, is too full for a checkpoint, or is in use by another run;
+    :class:`~lassnet.checkpoint.CheckpointError` for a checkpoint that cannot be resumed
+    (a damaged one is moved aside first, never overwritten).
 
     Attributes:
         model: the separator being trained; ``net`` is the module that runs the forward pass
@@ -83,16 +105,24 @@ class Trainer:
         self._setup_runtime(device)
         self._build(encoder)
         self.step = 0
-        if (self.out_dir / CHECKPOINT).exists():
-            if not resume:
-                raise CheckpointError(
-                    f"{self.out_dir / CHECKPOINT} exists; remove it, choose another out_dir, "
-                    "or resume"
+        self._saved_step: int | None = None  # the step of the checkpoint on disk
+        self._lock: state.RunLock | None = None
+        self._hold_folder()
+        try:
+            if (self.out_dir / CHECKPOINT).exists():
+                if not resume:
+                    raise CheckpointError(
+                        f"{self.out_dir / CHECKPOINT} exists; remove it, choose another "
+                        "out_dir, or resume"
+                    )
+                self.step, self.rng = state.resume(
+                    self.out_dir, model=self.model, optimizer=self.optimizer,
+                    scaler=self.scaler, map_location=self.device, move_damaged=self.rank == 0,
                 )
-            self.step, self.rng = state.resume(
-                self.out_dir, model=self.model, optimizer=self.optimizer, scaler=self.scaler,
-                map_location=self.device,
-            )
+                self._saved_step = self.step
+        except BaseException:
+            self._release_folder()
+            raise
         self._set_lr(self.step)
         self.net: torch.nn.Module = (
             torch.nn.parallel.DistributedDataParallel(
@@ -116,7 +146,7 @@ class Trainer:
         self.world = dist.get_world_size() if self.distributed else 1
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.device = torch.device(device)
+        self.device = _check_device(device)
         if self.device.type == "cuda" and self.distributed:
             local = int(os.environ.get("LOCAL_RANK", "0"))
             self.device = torch.device("cuda", local)
@@ -162,6 +192,37 @@ class Trainer:
         finally:
             torch.set_num_threads(threads)
 
+    # ------------------------------------------------------------ the run folder
+    def _hold_folder(self) -> None:
+        """Take the run folder (rank 0 only: it writes; the others read)."""
+        if self.rank != 0 or self._lock is not None:
+            return
+        need = state.checkpoint_bytes(self.model, self.optimizer)
+        self._lock = state.open_run_folder(self.out_dir, need_bytes=need)
+        self._unlock = weakref.finalize(self, self._lock.release)  # if never fitted
+
+    def _release_folder(self) -> None:
+        if self._lock is not None:
+            self._unlock()
+            self._lock = None
+
+    @contextlib.contextmanager
+    def _writing(self, what: str) -> Iterator[None]:
+        """Turn a failure to write ``what`` (a full disk, a read-only folder) into one
+        :class:`RunFolderError` that names the reason and what is kept."""
+        try:
+            yield
+        except RunFolderError:
+            raise
+        except OSError as err:
+            kept = (f"the checkpoint of step {self._saved_step} is kept; make room (or fix the "
+                    "folder) and run again to resume" if self._saved_step is not None else
+                    "no checkpoint was written yet; make room (or fix the folder) and run again")
+            raise RunFolderError(
+                f"cannot write {what} in {self.out_dir}: {state.describe_os_error(err)}; {kept}",
+                err.errno,
+            ) from None
+
     # ------------------------------------------------------------ checkpoints
     def save_checkpoint(self) -> None:
         """Atomically write ``checkpoint.pt`` (full state) and ``model.pt`` (for inference)
@@ -174,6 +235,20 @@ class Trainer:
         if self.distributed:
             dist.barrier()
 
+    def _checkpoint(self, signals: DeferredSignals, *, stopping: bool = False) -> None:
+        """:meth:`save_checkpoint` with Ctrl-C / SIGTERM held until the files are written; a
+        second signal abandons the write (:class:`SaveAbandoned`: the previous files stay)."""
+        signals.abandoned = False
+        try:
+            with signals.held(stopping=stopping), self._writing(f"the checkpoint of step "
+                                                                 f"{self.step}"):
+                self.save_checkpoint()
+        except BaseException:
+            if signals.abandoned:  # whatever the interrupted writer raised
+                raise SaveAbandoned() from None
+            raise
+        self._saved_step = self.step
+
     # ------------------------------------------------------------ one step
     def _set_lr(self, step: int) -> None:
         """The schedule: step ``step`` runs at ``config.lr · config.lr_factor(step)``."""
@@ -182,18 +257,34 @@ class Trainer:
             group["lr"] = lr
 
     def _conditions(self, batch: dict[str, Any], step: int) -> torch.Tensor:
-        """Query embeddings ``(B, D)``: the captions', or for a ``1 − use_text_ratio`` share
-        of the batch (drawn from the step and the seed), the query clips'."""
+        """Query embeddings ``(B, D)``: the captions', or, when ``use_text_ratio < 1``, audio
+        embeddings for some of them.
+
+        ``audio_query: same_class`` (lassnet's): each example independently, with probability
+        ``1 − use_text_ratio`` (drawn from the step and the seed), uses another clip of its
+        target's class. ``audio_query: target`` (AudioSep's hybrid mode): the query is the
+        target segment itself; with AudioSep's batch mixer the whole batch switches at once, as
+        its ``get_query_embed`` decides per batch (the collate's ``audio_query`` draw)."""
         captions = batch["caption"]
-        cond = self.encoder.embed_text(captions).to(self.device)  # (B, D)
-        if self.cfg.use_text_ratio < 1.0:
+        if self.cfg.use_text_ratio >= 1.0:
+            return self.encoder.embed_text(captions).to(self.device)  # (B, D)
+        if "audio_query" in batch:  # AudioSep's batch mixer: one decision for the batch
+            use_audio = torch.full((len(captions),), bool(batch["audio_query"]))
+        else:
             gen = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + step)
             use_audio = torch.rand(len(captions), generator=gen) >= self.cfg.use_text_ratio
-            if use_audio.any():
-                clips = batch["query_wave"][use_audio]  # (b, 1, L)
-                audio = self.encoder.embed_audio(clips[:, 0], self.sample_rate).to(self.device)
-                cond = cond.clone()
-                cond[use_audio.to(self.device)] = audio  # (B, D)
+        if use_audio.all():
+            cond = None
+        else:
+            cond = self.encoder.embed_text(captions).to(self.device)  # (B, D)
+        if use_audio.any():
+            key = "target" if self.cfg.audio_query == "target" else "query_wave"
+            clips = batch[key][use_audio]  # (b, 1, L)
+            audio = self.encoder.embed_audio(clips[:, 0], self.sample_rate).to(self.device)
+            if cond is None:
+                return audio
+            cond = cond.clone()
+            cond[use_audio.to(self.device)] = audio  # (B, D)
         return cond
 
     def _autocast(self) -> torch.autocast:
@@ -250,11 +341,15 @@ class Trainer:
         """Train until ``config.steps``; returns a summary: ``steps`` (now), ``new_steps``
         (this call), ``seconds``, ``final_loss`` and ``out_dir``.
 
-        Ctrl-C or SIGTERM saves a checkpoint and raises ``KeyboardInterrupt``; the thread
-        count and the random state are the caller's again afterwards, however it ends.
+        Ctrl-C or SIGTERM saves a checkpoint and raises ``KeyboardInterrupt``; one that
+        arrives during a step or a checkpoint write waits for it to end, a second one stops at
+        once and keeps the previous checkpoint. A failure to write (a full disk) raises
+        :class:`~lassnet.train.state.RunFolderError`, the previous checkpoint intact. The
+        thread count and the random state are the caller's again afterwards, and the run
+        folder's lock is released, however it ends.
         """
         cfg = self.cfg
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self._hold_folder()  # again, for a second fit()
         start_step, t0 = self.step, time.perf_counter()
         losses: list[float] = []
         bar = None
@@ -274,10 +369,17 @@ class Trainer:
                 bar.write(f"stopped in the middle of step {self.step + 1}; the last checkpoint in "
                           f"{self.out_dir} is kept; run again to resume from it")
             raise KeyboardInterrupt from None
+        except SaveAbandoned:
+            if bar is not None:
+                bar.write(f"stopped while writing the checkpoint of step {self.step}; the last "
+                          f"complete checkpoint in {self.out_dir} is kept; run again to resume "
+                          "from it")
+            raise KeyboardInterrupt from None
         finally:
             if bar is not None:
                 bar.close()
             signals.restore()
+            self._release_folder()
         return {
             "steps": self.step,
             "new_steps": self.step - start_step,
@@ -288,49 +390,78 @@ class Trainer:
 
     def _loop(self, loader, signals: DeferredSignals, losses: list[float], bar,
               t0: float) -> None:
-        """The steps of :meth:`fit`, with their logs, validations and checkpoints; a stop
-        request between steps saves a checkpoint and raises ``KeyboardInterrupt``."""
-        cfg = self.cfg
+        """The steps of :meth:`fit`, each with its logs, validation and checkpoint, with
+        signals held (:class:`DeferredSignals`); a stop request saves a checkpoint (unless
+        the step just wrote one) and raises ``KeyboardInterrupt``."""
         try:
             for batch in loader:
                 before = self.step
-                signals.busy = True
                 try:
-                    loss = self.train_step(batch)
-                except (KeyboardInterrupt, StopRequested):
+                    with signals.held():
+                        loss = self.train_step(batch)
+                        self._after_step(loss, losses, bar, t0, signals)
+                except (KeyboardInterrupt, StopRequested):  # a second signal
                     if self.step == before:  # stopped inside the step: its state may be torn
                         raise StepAbandoned() from None
                     raise
-                finally:
-                    signals.busy = False
-                losses.append(loss)
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{loss:.4f}")
-                last = self.step == cfg.steps
-                if self.rank == 0 and (self.step % cfg.log_every == 0 or last):
-                    recent = losses[-cfg.log_every:]
-                    state.append_log(self.out_dir / LOSS_LOG, dict(
-                        step=self.step, loss=sum(recent) / len(recent),
-                        lr=self.optimizer.param_groups[0]["lr"],  # the lr of the last step
-                        seconds=round(time.perf_counter() - t0, 3)))
-                if self.step % cfg.validate_every == 0 or last:
-                    scores = self.validate()
-                    if self.rank == 0:
-                        state.append_log(self.out_dir / VAL_LOG, dict(step=self.step, **scores))
-                        if bar is not None:
-                            bar.set_postfix(loss=f"{loss:.4f}",
-                                            val_si_sdri=f"{scores['si_sdri']:.1f} dB")
-                if self.step % cfg.checkpoint_every == 0 or last:
-                    self.save_checkpoint()
                 if signals.pending:  # Ctrl-C / SIGTERM arrived during the step
                     raise StopRequested()
         except (KeyboardInterrupt, StopRequested):
-            self.save_checkpoint()
+            if self._saved_step != self.step:
+                self._checkpoint(signals, stopping=True)
             if bar is not None:
                 bar.write(f"interrupted: checkpoint saved at step {self.step} in {self.out_dir}; "
                           "run again to resume")
             raise KeyboardInterrupt from None
+
+    def _after_step(self, loss: float, losses: list[float], bar, t0: float,
+                    signals: DeferredSignals) -> None:
+        """A step's bookkeeping: progress, the loss log, validation, the checkpoint."""
+        cfg = self.cfg
+        losses.append(loss)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.4f}")
+        last = self.step == cfg.steps
+        if self.rank == 0 and (self.step % cfg.log_every == 0 or last):
+            recent = losses[-cfg.log_every:]
+            with self._writing("the training log"):
+                state.append_log(self.out_dir / LOSS_LOG, dict(
+                    step=self.step, loss=sum(recent) / len(recent),
+                    lr=self.optimizer.param_groups[0]["lr"],  # the lr of the last step
+                    seconds=round(time.perf_counter() - t0, 3)))
+        if self.step % cfg.validate_every == 0 or last:
+            scores = self.validate()
+            if self.rank == 0:
+                with self._writing("the validation log"):
+                    state.append_log(self.out_dir / VAL_LOG, dict(step=self.step, **scores))
+                if bar is not None:
+                    bar.set_postfix(loss=f"{loss:.4f}",
+                                    val_si_sdri=f"{scores['si_sdri']:.1f} dB")
+        if self.step % cfg.checkpoint_every == 0 or last:
+            self._checkpoint(signals)
+
+
+def _check_device(device: str | torch.device) -> torch.device:
+    """``device`` as a ``torch.device``; ``ValueError`` for a name torch does not know and
+    for a GPU this machine does not have."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(
+            f"unknown device {str(device)!r}; use cpu, cuda or cuda:N"
+        ) from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {str(device)!r} was asked for, but CUDA is not available "
+                             "here; use cpu")
+        count = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= count:
+            raise ValueError(f"device {str(device)!r} does not exist: this machine has {count} "
+                             f"GPU(s), cuda:0 to cuda:{count - 1}")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {str(device)!r} was asked for, but MPS is not available here")
+    return dev
 
 
 def train(
