@@ -371,3 +371,37 @@ def test_clip_source_by_name_feeds_the_mixtures():
         assert it["caption"] in OUT_OF_RECIPE_CAPTIONS[it["label"]]
         assert it["label"] not in it["interferer_labels"]
         assert torch.allclose(it["mixture"], it["target"] + it["noise"], atol=1e-6)
+
+
+def test_evaluate_model_queries_with_the_corpus_own_captions(monkeypatch):
+    """evaluate_model(dataset="out-of-recipe") asks for every target, and for the wrong query,
+    with the out-of-recipe captions; with captions=CAPTIONS, with the training captions."""
+    from lassnet import query
+    from lassnet.data import CAPTIONS
+    from lassnet.evaluate import evaluate_model
+    from lassnet.model import LASSModel
+    from lassnet.separator import SeparationNet
+
+    encoder = query.build("minilm")
+    asked: list[str] = []
+    embed_text = encoder.embed_text
+    monkeypatch.setattr(encoder, "embed_text",
+                        lambda texts: asked.extend(texts) or embed_text(texts))
+    torch.manual_seed(0)
+    model = LASSModel(SeparationNet.from_preset("tiny", condition_dim=encoder.dim), encoder)
+    new_words = {c for captions in OUT_OF_RECIPE_CAPTIONS.values() for c in captions}
+    old_words = {c for captions in CAPTIONS.values() for c in captions}
+
+    report = evaluate_model(model, count=3, duration=0.5, dataset="out-of-recipe",
+                            progress=False, bss=False, classes=["bell", "rain", "drum"],
+                            n_interferers=2)
+    assert sorted(report.labels) == ["bell", "drum", "rain"]
+    assert len(asked) == 6 and set(asked) <= new_words  # 3 targets, 3 wrong queries
+    targets = {r["caption"] for r in report.rows if r["method"] == "model"}
+    assert targets <= set(asked)
+
+    asked.clear()
+    evaluate_model(model, count=3, duration=0.5, dataset="out-of-recipe", progress=False,
+                   bss=False, classes=["bell", "rain", "drum"], n_interferers=2,
+                   captions=CAPTIONS)
+    assert len(asked) == 6 and set(asked) <= old_words
