@@ -1273,7 +1273,7 @@ def _record(
     ir = _room_response(rng, sr, outdoors)
     size = scipy.fft.next_fast_len(n + len(ir) - 1, real=True)
     spectrum = scipy.fft.rfft(x, size) * scipy.fft.rfft(ir, size)
-    mean_power = 2.0 * float(np.sum(np.abs(spectrum) ** 2)) / size**2 / n
+    mean_power = 2.0 * float(np.sum(np.abs(spectrum) ** 2)) / size / n  # Parseval: Σx² / n
     snr_db = rng.uniform(35.0, 55.0)  # below the sound's mean power
     spectrum += _noise_floor(rng, size, sr) * np.float32(
         math.sqrt(mean_power) * 10 ** (-snr_db / 20)
