@@ -1,5 +1,5 @@
-"""An out-of-recipe test corpus: the same fourteen classes, made another way (a test set for
-chapter 6, "Data", and for measuring how far the separator generalises beyond its recipes).
+"""An out-of-recipe test corpus: the same fourteen classes, made another way (taught in
+chapter 9, "From synthetic to real": how far the separator generalises beyond its recipes).
 
 The separator is trained on :mod:`lassnet.data.synthetic`, whose every class comes from one
 small recipe (Karplus–Strong for a plucked string, church-bell partials for a bell, ...). A
@@ -1328,7 +1328,7 @@ def synthesize_out_of_recipe(
     set by loudness (−32 to −16 dBFS RMS over the active part). Frequencies are chosen in Hz
     and kept below 0.45 · ``sample_rate``.
 
-    Taught in chapter 6 (Data), as the out-of-recipe test set.
+    Taught in chapter 9 (From synthetic to real), as the out-of-recipe test set.
     """
     _check_class(class_name)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -1348,7 +1348,7 @@ def synthesize_out_of_recipe(
 def out_of_recipe_seed(index: int, seed: int = 0) -> int:
     """The clip seed of item ``index`` of the out-of-recipe test set, for base seed ``seed``:
     ``3 · 2**48 + seed · 2**32 + index``, past the seed ranges of the main corpus's three
-    splits (``split · 2**48 + ...``, splits 0-2). Taught in chapter 6 (Data)."""
+    splits (``split · 2**48 + ...``, splits 0-2). Taught in chapter 9."""
     if not 0 <= int(seed) < _MAX_BASE_SEED:
         raise ValueError(f"seed must be in [0, {_MAX_BASE_SEED}), got {seed}")
     if not 0 <= int(index) < _BASE_STRIDE:
@@ -1411,7 +1411,7 @@ class OutOfRecipeClips(LabelledClips):
             noise floor): the new recipes alone.
 
     ``captions`` is kept as the attribute :attr:`captions` (``class → tuple``). Taught in
-    chapter 6 (Data).
+    chapter 9 (From synthetic to real).
     """
 
     def __init__(
