@@ -1,7 +1,8 @@
 """Benchmark the data layer on one CPU core: synthetic clips and mixtures per second.
 
 Prints clips/s of the synthetic corpus at 16 kHz and 32 kHz (5 s clips by default, every class
-in turn, as ``SyntheticClips`` serves them), the slowest classes, and mixtures/s of
+in turn, as ``SyntheticClips`` serves them), the slowest classes, clips/s of the out-of-recipe
+test corpus (``OutOfRecipeClips``, recording chain included), and mixtures/s of
 ``MixtureDataset`` (AudioSep-style mixing of 1-3 interferers). The target is at least 200
 clips/s at 16 kHz.
 
@@ -19,7 +20,7 @@ import time
 
 import torch
 
-from lassnet.data import CLASSES, MixtureDataset, SyntheticClips, synthesize
+from lassnet.data import CLASSES, MixtureDataset, OutOfRecipeClips, SyntheticClips, synthesize
 
 
 def _rate(fn, count: int) -> float:
@@ -68,6 +69,14 @@ def main() -> None:
         results[f"clips_per_s_{sr // 1000}k"] = rate
         print(
             f"  synthetic clips @ {sr // 1000} kHz: {rate:7.1f} clips/s "
+            f"({rate * args.seconds:7.0f} s of audio per s)"
+        )
+    for sr in (16000, 32000):
+        clips = OutOfRecipeClips("test", sr, args.seconds, count=args.clips)
+        rate = _rate(lambda i, clips=clips: clips[i], args.clips)
+        results[f"out_of_recipe_clips_per_s_{sr // 1000}k"] = rate
+        print(
+            f"  out-of-recipe clips @ {sr // 1000} kHz: {rate:7.1f} clips/s "
             f"({rate * args.seconds:7.0f} s of audio per s)"
         )
     slow = per_class_ms(16000, args.seconds, args.per_class)

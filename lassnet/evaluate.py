@@ -240,10 +240,13 @@ def evaluate_model(
     ``label`` and ``interferer_labels``); by default they are drawn reproducibly from the
     test split of ``dataset``: the synthetic corpus's fixed test split, or a real dataset by
     its :func:`lassnet.data.clip_source` name (``"esc50"``: fold 5; ``"folder"``: the rows of
-    the split) with ``dataset_options`` such as ``root=``. The wrong query is a caption of
-    the first interfering class. With ``bss=True`` the model's rows also carry BSS Eval's
-    ``bss_sdr``, ``sir`` and ``sar`` (:func:`lassnet.metrics.bss_eval`; about a third of a
-    second per 2-second mixture on a CPU).
+    the split; ``"out-of-recipe"``: :class:`~lassnet.data.OutOfRecipeClips`) with
+    ``dataset_options`` such as ``root=``. Targets are queried with their clips' captions; the
+    wrong query is a caption of the first interfering class, from the source's own captions
+    when it has them (its ``captions`` attribute), else from :data:`lassnet.data.CAPTIONS`.
+    With ``bss=True`` the model's rows also carry BSS Eval's ``bss_sdr``, ``sir`` and ``sar``
+    (:func:`lassnet.metrics.bss_eval`; about a third of a second per 2-second mixture on a
+    CPU).
 
     Each batch is moved to the separator's device, where the model, the oracle mask and the
     scores are computed; the report's numbers and example waveforms come back on the CPU.
@@ -258,6 +261,8 @@ def evaluate_model(
         source = None
         if dataset != "synthetic" or dataset_options:
             source = data.clip_source(dataset, "test", sr, **dataset_options)
+            for label, options in getattr(source, "captions", {}).items():  # its own words
+                captions[label] = list(options)
             for record in getattr(source, "records", []):  # a real dataset's captions
                 if len(record["labels"]) == 1:
                     captions.setdefault(record["labels"][0], [record["caption"]])

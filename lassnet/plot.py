@@ -19,6 +19,8 @@ it. In a notebook the returned figure displays itself; elsewhere call ``fig.save
   "Training").
 * :func:`plot_example` and :func:`plot_per_class` draw an evaluation's spectrograms and its
   per-class scores (taught in chapter 8, "Evaluation").
+* :func:`plot_per_class_comparison` draws the per-class scores of several evaluations side by
+  side, e.g. in-recipe and out-of-recipe (taught in chapter 9, "From synthetic to real").
 
 Figures sit at the top of the pipeline: this module reads the results of the others (a
 :class:`~lassnet.model.Separation`, an :class:`~lassnet.evaluate.EvalReport`, a run's logs)
@@ -59,6 +61,7 @@ __all__ = [
     "plot_corpus",
     "plot_similarity",
     "plot_curves",
+    "plot_per_class_comparison",
 ]
 
 
@@ -610,4 +613,69 @@ def plot_curves(run_dir: str | os.PathLike, ax=None) -> Figure:
                  label="validation SI-SDRi")
         ax2.set_ylabel("validation SI-SDRi (dB)", color="C1")
     ax.set_title(run_dir.name)
+    return fig
+
+
+# =========================================================================== chapter 9
+def plot_per_class_comparison(
+    reports: Mapping[str, EvalReport],
+    methods: Sequence[str] = ("model", "oracle_iam_phase"),
+    metric: str = "si_sdri",
+    *,
+    intervals: bool = True,
+) -> Figure:
+    """Per-class scores of several evaluations side by side: one panel per method of
+    ``methods``, in each a horizontal bar per class and per report of ``reports`` (name →
+    :class:`~lassnet.evaluate.EvalReport`, e.g. ``{"in-recipe": a, "out-of-recipe": b}``),
+    with bootstrap 95 % intervals when ``intervals``.
+
+    All reports must hold the same classes and every method. The panels share the classes'
+    order: by the change of the first method's mean ``metric`` from the first report to the
+    last, the largest drop at the top; each class is labelled with that change (Δ, dB). Reports
+    differ by colour and hatching. Returns the figure (taught in chapter 9, "From synthetic to
+    real").
+    """
+    names = list(reports)
+    if len(names) < 2:
+        raise ValueError(f"give at least two reports to compare, got {len(names)}")
+    methods = list(methods)
+    labels = reports[names[0]].labels
+    for name in names:
+        report = reports[name]
+        unknown = [m for m in methods if m not in report.methods]
+        if not methods or unknown:
+            raise ValueError(f"methods must be some of report {name!r}'s {report.methods}, "
+                             f"got {methods}")
+        if report.labels != labels:
+            raise ValueError(f"report {name!r} holds the classes {report.labels}, report "
+                             f"{names[0]!r} holds {labels}: compare reports of the same classes")
+    per = {(name, m): reports[name].per_class(m, metric) for name in names for m in methods}
+    first, last = names[0], names[-1]
+    change = {lab: per[(last, methods[0])][lab] - per[(first, methods[0])][lab]
+              for lab in labels}
+    order = sorted(labels, key=lambda lab: -change[lab])  # index 0 at the bottom: least drop
+    fig = new_figure(figsize=(3.2 + 3.3 * len(methods), 0.12 * len(order) * len(names) + 1.4),
+                     layout="constrained")
+    axes = fig.subplots(1, len(methods), sharey=True, squeeze=False)[0]
+    height = 0.8 / len(names)
+    for ax, m in zip(axes, methods, strict=True):
+        for i, name in enumerate(names):
+            offset = (len(names) - 1 - i - (len(names) - 1) / 2) * height
+            ys = [k + offset for k in range(len(order))]
+            means = [per[(name, m)][lab] for lab in order]
+            ax.barh(ys, means, height=height, label=name, color=f"C{i}", edgecolor="0.15",
+                    linewidth=0.4, hatch=_HATCHES[i % len(_HATCHES)])
+            if intervals:
+                bounds = [reports[name].interval(m, metric, label=lab) for lab in order]
+                below = [mu - lo for mu, (lo, _) in zip(means, bounds, strict=True)]
+                above = [hi - mu for mu, (_, hi) in zip(means, bounds, strict=True)]
+                ax.errorbar(means, ys, xerr=[below, above], fmt="none", ecolor="0.15",
+                            elinewidth=0.8, capsize=1.5)
+        ax.axvline(0.0, color="0.3", lw=0.8)
+        ax.set_title(m, fontsize=10)
+        ax.set_xlabel(f"mean {metric} (dB)")
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(range(len(order)),
+                       [f"{_pretty(lab)} (Δ {change[lab]:+.1f})" for lab in order])
+    axes[-1].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     return fig

@@ -8,6 +8,9 @@
                         :class:`AudioSepMixer` (AudioSep's released mixing),
                         :func:`evaluation_mixtures`, :func:`describe_mixture`,
                         :func:`reference_for`, :func:`collate`
+:mod:`.outofrecipe`     a test-only second synthesiser of the same classes:
+                        :class:`OutOfRecipeClips`, :func:`synthesize_out_of_recipe`,
+                        :data:`OUT_OF_RECIPE_CAPTIONS`
 :mod:`.datasets`        real recordings: :class:`ESC50`, :class:`FolderDataset`;
                         :func:`clip_source` picks a source by name
 :mod:`.download`        :func:`download` (cached, checksummed, atomic), :func:`extract`
@@ -40,6 +43,14 @@ from .mixtures import (
     describe_mixture,
     evaluation_mixtures,
     reference_for,
+)
+from .outofrecipe import (
+    OUT_OF_RECIPE_CAPTIONS,
+    OUT_OF_RECIPE_DESCRIPTIONS,
+    OutOfRecipeClips,
+    out_of_recipe_caption,
+    out_of_recipe_seed,
+    synthesize_out_of_recipe,
 )
 from .synthetic import (
     CAPTIONS,
@@ -80,6 +91,9 @@ __all__ = [
     "LabelledClips",
     "MixtureDataset",
     "RenderedClips",
+    "OUT_OF_RECIPE_CAPTIONS",
+    "OUT_OF_RECIPE_DESCRIPTIONS",
+    "OutOfRecipeClips",
     "SyntheticClips",
     "cache_dir",
     "cache_key",
@@ -93,9 +107,12 @@ __all__ = [
     "download",
     "evaluation_mixtures",
     "extract",
+    "out_of_recipe_caption",
+    "out_of_recipe_seed",
     "reference_for",
     "rendered_bytes",
     "sha256sum",
     "synthesize",
+    "synthesize_out_of_recipe",
     "write_examples",
 ]

@@ -28,6 +28,7 @@ import torch
 from ..audio import AudioError, audio_info, load_audio, pad_or_crop
 from .base import LabelledClips
 from .download import cache_dir, download, extract
+from .outofrecipe import OutOfRecipeClips
 from .synthetic import SPLITS, SyntheticClips
 
 __all__ = [
@@ -507,7 +508,11 @@ def clip_source(
     * ``"esc50"``: :class:`ESC50`, folds 1-3 / 4 / 5 for train / validation / test
       (:data:`ESC50_SPLIT_FOLDS`; ``options``: ``root``, ``download``, ``folds``, ...);
     * ``"folder"``: :class:`FolderDataset` (``options``: ``root`` (required), ``csv``, ...),
-      keeping the rows of the split when the CSV has a ``split`` column.
+      keeping the rows of the split when the CSV has a ``split`` column;
+    * ``"out-of-recipe"``: :class:`~lassnet.data.OutOfRecipeClips`, the same classes made by
+      another synthesiser, for testing only (``split`` must be ``"test"``; ``options``:
+      ``count``, ``classes``, ``seed``, ``duration``, ``captions``, ``recording``; by default
+      unlimited, with clips made at the mixtures' segment length, as for ``"synthetic"``).
 
     Taught in chapter 6 (Data).
     """
@@ -521,9 +526,15 @@ def clip_source(
     if key == "esc50":
         options.setdefault("folds", ESC50_SPLIT_FOLDS[split])
         return ESC50(sample_rate=sample_rate, **options)
+    if key == "outofrecipe":
+        options.setdefault("count", 2**32)
+        options.setdefault("duration", None)
+        return OutOfRecipeClips(split, sample_rate, **options)
     if key == "folder":
         if "root" not in options:
             raise ValueError('clip_source("folder") needs root=<folder of clips with a CSV>')
         options.setdefault("split", split)
         return FolderDataset(sample_rate=sample_rate, **options)
-    raise ValueError(f"unknown clip source {name!r}; choose synthetic, esc50 or folder")
+    raise ValueError(
+        f"unknown clip source {name!r}; choose synthetic, out-of-recipe, esc50 or folder"
+    )

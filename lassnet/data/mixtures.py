@@ -95,8 +95,9 @@ class MixtureDataset(Dataset):
 
     Args:
         source: a labelled clip source (:class:`~lassnet.data.base.ClipSource`); default the
-            synthetic corpus of ``split`` (unlimited). A :class:`SyntheticClips` source built
-            with ``duration=None`` makes its clips at exactly the segment length.
+            synthetic corpus of ``split`` (unlimited). A source built with ``duration=None``
+            that offers ``with_duration`` (:class:`SyntheticClips`, ``OutOfRecipeClips``)
+            makes its clips at exactly the segment length.
         count: number of mixtures (an "epoch").
         sample_rate: Hz; must equal ``source.sample_rate``.
         duration: segment length in seconds (every clip is cropped or zero-padded to it; 5 s
@@ -146,7 +147,7 @@ class MixtureDataset(Dataset):
                     f"source must follow the ClipSource protocol (missing {attr!r}); "
                     "see lassnet.data.base"
                 )
-        if isinstance(source, SyntheticClips) and source.duration is None:
+        if getattr(source, "duration", 0.0) is None and hasattr(source, "with_duration"):
             source = source.with_duration(duration)  # clips made at the segment length
         if int(source.sample_rate) != int(sample_rate):
             raise ValueError(
