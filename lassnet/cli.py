@@ -199,6 +199,8 @@ def _train(args) -> None:
     if args.query_checkpoint:
         cfg = dataclasses.replace(
             cfg, query_options={**cfg.query_options, "checkpoint": args.query_checkpoint})
+    if args.init_from:
+        cfg = dataclasses.replace(cfg, init_from=args.init_from)
     out = Path(args.out or f"runs/{cfg.name}")
     print(f"training {cfg.name}: preset {cfg.preset}, query {cfg.query}, {cfg.steps} steps "
           f"-> {out}", file=sys.stderr)
@@ -380,7 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "snr is its earlier name)")
     p.add_argument("--query", help="query encoder name (e.g. minilm, clap)")
     p.add_argument("--query-checkpoint", help="the query encoder's checkpoint file (clap)")
-    p.add_argument("--precision", choices=["float32", "bfloat16", "float16"])
+    p.add_argument("--init-from", help="fine-tune: start from this model file or AudioSep "
+                   "checkpoint (.ckpt) instead of random weights")
+    p.add_argument("--precision", choices=["auto", "float32", "bfloat16", "float16"])
     p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
     p.set_defaults(func=_train)
 

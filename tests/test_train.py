@@ -575,3 +575,45 @@ def test_hybrid_query_is_the_target_itself(tmp_path):
                             encoder=enc, progress=False)
         assert torch.allclose(text_only._conditions(batch, step=0),
                               enc.embed_text(batch["caption"]))
+
+
+def test_init_from_fine_tunes_from_a_model_file_or_an_audiosep_checkpoint(tmp_path, encoder):
+    """``init_from``: a fresh run starts from another run's weights (a lassnet model file) or
+    from AudioSep's released separator (a Lightning ``.ckpt``, converted); a file of another
+    network is refused in one line; a resumed run takes its own checkpoint."""
+    from lassnet.testing import LetterEncoder, audiosep_state_dict
+
+    first = Trainer(small_config(steps=2, checkpoint_every=2, validate_every=2), tmp_path / "a",
+                    encoder=encoder, progress=False)
+    first.fit()
+    trained = {k: v.clone() for k, v in first.model.state_dict().items()}
+    tuned = Trainer(small_config(init_from=str(tmp_path / "a" / "model.pt"), steps=4),
+                    tmp_path / "b", encoder=encoder, progress=False)
+    for key, value in tuned.model.state_dict().items():
+        assert torch.equal(value, trained[key]), key
+    tuned.fit()
+    assert not torch.equal(tuned.model.state_dict()["pre_conv.weight"], trained["pre_conv.weight"])
+    # resumed: its own checkpoint, not init_from's weights
+    again = Trainer(small_config(init_from=str(tmp_path / "a" / "model.pt"), steps=4),
+                    tmp_path / "b", encoder=encoder, progress=False)
+    assert again.step == 4 and torch.equal(again.model.state_dict()["pre_conv.weight"],
+                                           tuned.model.state_dict()["pre_conv.weight"])
+    again._release_folder()
+
+    with pytest.raises(CheckpointError, match="init_from"):  # another width
+        Trainer(small_config(init_from=str(tmp_path / "a" / "model.pt"), separator={}),
+                tmp_path / "c", encoder=encoder, progress=False)
+    with pytest.raises(CheckpointError, match="is not a file"):
+        Trainer(small_config(init_from=str(tmp_path / "nope.pt")), tmp_path / "d",
+                encoder=encoder, progress=False)
+
+    ckpt = tmp_path / "audiosep.ckpt"
+    released = audiosep_state_dict(seed=1)
+    torch.save({"state_dict": released}, ckpt)
+    big = Trainer(small_config(preset="audiosep", separator={}, init_from=str(ckpt)),
+                  tmp_path / "e", encoder=LetterEncoder(dim=512), progress=False)
+    key = "ss_model.base.pre_conv.weight"
+    if key not in released:
+        key = "base.pre_conv.weight"
+    assert torch.equal(big.model.state_dict()["pre_conv.weight"], released[key])
+    big._release_folder()

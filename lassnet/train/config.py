@@ -91,6 +91,10 @@ class TrainConfig:
     # model
     preset: str = "tiny"
     separator: dict[str, Any] = field(default_factory=dict)  # SeparatorConfig overrides
+    # Fine-tuning: the separator's starting weights, from a lassnet model or separator file
+    # or an AudioSep checkpoint (.ckpt, converted). A run that resumes takes its own
+    # checkpoint instead. None: random weights from the run's seed.
+    init_from: str | None = None
     query: str = "minilm"
     query_options: dict[str, Any] = field(default_factory=dict)
     # data
@@ -160,6 +164,11 @@ class TrainConfig:
         if self.data_cache not in DATA_CACHES:
             raise ValueError(f"unknown data_cache {self.data_cache!r}; choose from "
                              f"{list(DATA_CACHES)}")
+        if self.init_from is not None:
+            if not isinstance(self.init_from, (str, os.PathLike)):
+                raise ValueError(f"init_from must be a checkpoint path or null, got "
+                                 f"{self.init_from!r}")
+            self.init_from = os.fspath(self.init_from)
         if self.data_cache_dir is not None:
             if not isinstance(self.data_cache_dir, (str, os.PathLike)):
                 raise ValueError(f"data_cache_dir must be a folder path or null, got "

@@ -173,6 +173,8 @@ class Trainer:
             self.model = SeparationNet.from_preset(
                 self.cfg.preset, condition_dim=encoder.dim, **self.cfg.separator
             ).to(self.device)
+        if self.cfg.init_from:  # fine-tuning: start from weights trained elsewhere
+            _load_initial_weights(self.model, self.cfg.init_from)
         if self.cfg.channels_last:  # the same maths with NHWC activations (faster convs)
             self.model = self.model.to(memory_format=torch.channels_last)
         self.sample_rate = self.model.config.sample_rate
@@ -494,3 +496,24 @@ def train(
     summary. The arguments are :class:`Trainer`'s. Taught in chapter 7 (Training)."""
     return Trainer(config, out_dir, device=device, encoder=encoder, progress=progress,
                    resume=resume).fit()
+
+
+def _load_initial_weights(model: SeparationNet, path: str) -> None:
+    """Fill ``model`` from ``path``: a lassnet model or separator file, or an AudioSep
+    Lightning checkpoint (``.ckpt``: converted by :func:`lassnet.audiosep.load_audiosep`).
+    Raises :class:`CheckpointError` in one line when the file is not one of these or holds
+    another network (the message names what differs)."""
+    from .. import checkpoint
+
+    source = Path(path)
+    if not source.is_file():
+        raise CheckpointError(f"init_from: {source} is not a file")
+    if source.suffix == ".ckpt":
+        from ..audiosep import load_audiosep
+
+        net, _ = load_audiosep(source)
+        state = net.state_dict()
+    else:
+        contents = checkpoint.load(source, ("model", "separator", "train"))
+        state = contents["state_dict"]
+    checkpoint.load_state(model, state, f"init_from {source}")
