@@ -11,6 +11,9 @@
   bins and in seconds and hertz (taught in chapter 2).
 * :func:`capture_feature_maps` records the outputs of named layers for one mixture and one
   query, so that two queries can be compared on the same mixture (taught in chapter 3).
+* :func:`film_trace` records, in one forward pass, what FiLM gave every conditioned layer
+  (``β`` and ``γ`` per channel) and the feature maps of one layer: a :class:`FiLMTrace`, for
+  looking at a trained model under two queries (taught in chapter 3).
 
 Shape letters: ``B`` batch, ``L`` samples, ``T`` frames, ``F`` bins, ``C`` channels, ``D``
 embedding width.
@@ -37,6 +40,8 @@ __all__ = [
     "receptive_field_trace",
     "receptive_field",
     "capture_feature_maps",
+    "FiLMTrace",
+    "film_trace",
 ]
 
 
@@ -417,3 +422,89 @@ def capture_feature_maps(
             "copy, or a layer the network never calls?)"
         )
     return {n: captured[n] for n in layer_names}
+
+
+# --------------------------------------------------------------------------- FiLM outputs
+@dataclass
+class FiLMTrace:
+    """What FiLM did in one forward pass for one query (:func:`film_trace`).
+
+    ``layers``: the conditioned layers' dotted names, in the order the network runs them;
+    ``betas[k]`` the shift ``β`` of ``layers[k]``, ``(C_k,)``; ``gammas[k]`` its scale ``γ``
+    ``(C_k,)`` or ``None`` for a shift-only FiLM (AudioSep's); ``layer`` and ``maps``: the
+    traced layer's name and output for the example, ``(C, T', F')``, one value per
+    ``time_factor`` STFT frames and ``freq_factor`` bins (its grid: frames ``hop_length ·
+    time_factor`` samples apart, bins ``sample_rate / n_fft · freq_factor`` Hz apart). On the
+    CPU. Drawn by
+    :func:`lassnet.plot.plot_film_shifts` and :func:`lassnet.plot.plot_feature_change`;
+    taught in chapter 3.
+    """
+
+    layers: list[str]
+    betas: list[torch.Tensor]
+    gammas: list[torch.Tensor | None]
+    layer: str
+    maps: torch.Tensor
+    sample_rate: int
+    hop_length: int
+    n_fft: int
+    time_factor: int = 1
+    freq_factor: int = 1
+
+    @property
+    def grid(self) -> dict:
+        """Keyword arguments of :func:`lassnet.plot.plot_tf_map` for the traced layer's maps."""
+        return dict(sample_rate=self.sample_rate, hop_length=self.hop_length * self.time_factor,
+                    n_fft=self.n_fft // self.freq_factor)
+
+    @property
+    def has_gamma(self) -> bool:
+        return any(g is not None for g in self.gammas)
+
+
+def film_trace(
+    net: nn.Module, mixture: torch.Tensor, condition: torch.Tensor, layer: str
+) -> FiLMTrace:
+    """Run ``net(mixture, condition)`` once (a :class:`~lassnet.separator.SeparationNet`,
+    ``mixture (1, 1, L)``, ``condition (1, D)``) and record, by forward hooks, the output of
+    ``net.film`` (every conditioned layer's ``β`` and ``γ``) and of the layer named ``layer``
+    (a dotted name of ``net.named_modules()``, e.g. ``"encoders.1.blocks.0"``).
+
+    Runs in eval mode without autograd and restores the network's mode. Raises
+    ``ValueError`` for a batch other than one, or an unknown or silent layer (as
+    :func:`capture_feature_maps`). Taught in chapter 3.
+    """
+    if mixture.dim() != 3 or mixture.shape[0] != 1 or condition.shape[0] != 1:
+        raise ValueError(
+            f"film_trace takes one example: mixture (1, 1, L) and condition (1, D), got "
+            f"{tuple(mixture.shape)} and {tuple(condition.shape)}"
+        )
+    film = getattr(net, "film", None)
+    if film is None:
+        raise ValueError("net has no FiLM module (net.film); pass a SeparationNet")
+    params: dict = {}
+    handle = film.register_forward_hook(lambda _m, _i, out: params.update(out))
+    try:
+        names = ["pre_conv"] if layer == "pre_conv" else ["pre_conv", layer]
+        captured = capture_feature_maps(net, mixture, condition, names)
+    finally:
+        handle.remove()
+    maps, top = captured[layer][0], captured["pre_conv"][0]  # (C, T', F'); (C0, T_pad, F_used)
+    cfg = net.config
+
+    def channels(t: torch.Tensor | None) -> torch.Tensor | None:
+        return None if t is None else t.detach().float().cpu().reshape(-1)  # (1,C,1,1)->(C,)
+
+    layers = list(film.keys)
+    return FiLMTrace(
+        layers=layers,
+        betas=[channels(params[k][0]) for k in layers],
+        gammas=[channels(params[k][1]) for k in layers],
+        layer=layer,
+        maps=maps,
+        sample_rate=cfg.sample_rate,
+        hop_length=cfg.hop_length,
+        n_fft=cfg.n_fft,
+        time_factor=max(1, top.shape[1] // maps.shape[1]),
+        freq_factor=max(1, top.shape[2] // maps.shape[2]),
+    )
