@@ -450,7 +450,8 @@ def plot_mask_comparison(
         grid = dict(n_fft=n_fft, colorbar=False)
         for k, col in enumerate(columns):
             plot_tf_map(col["mask"], sample_rate, hop_length, axes[0, k], vmin=0.0, vmax=1.0,
-                        title="\n".join(textwrap.wrap(str(col["title"]), 30)), **grid)
+                        title="\n".join(textwrap.fill(line, 32) for line in
+                                          str(col["title"]).splitlines()), **grid)
             angle = col.get("angle")
             if angle is None:
                 axes[1, k].text(0.5, 0.5, "a real mask:\nno rotation", ha="center",

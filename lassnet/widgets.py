@@ -194,7 +194,7 @@ class Picker:
         raise NotImplementedError
 
     def default_states(self) -> list[dict]:
-        """The states :meth:`static` shows when none are given."""
+        """The states :meth:`static` shows when none are given (complete: every control)."""
         return [self.defaults]
 
     # -- states ----------------------------------------------------------------------------
@@ -399,7 +399,7 @@ class QueryPicker(Picker):
                      [plot_separation(result), audio_players(result)], result)
 
     def default_states(self) -> list[dict]:
-        return [{"mixture": i, "query": q, "classes": c}
+        return [self.full_state({"mixture": i, "query": q, "classes": c})
                 for i, q, c in default_examples(self.mixtures)]
 
     def separate(self) -> Separation | None:
@@ -501,7 +501,14 @@ class FiLMPicker(Picker):
         embeddings = self.model.embed(queries)  # (2, D)
         traces = {q: film_trace(net, x, embeddings[k : k + 1], state["layer"])
                   for k, q in enumerate(queries)}
-        estimates = {q: self.model.separate(wave, net.config.sample_rate, q) for q in queries}
+        was_training = net.training
+        net.eval()
+        try:
+            with torch.no_grad():  # both queries in one batch: (2, 1, L') -> (L,) each
+                out = net(x.expand(2, -1, -1), embeddings)[:, 0, :length].cpu()
+        finally:
+            net.train(was_training)
+        estimates = dict(zip(queries, out, strict=True))
         a, b = traces.values()
         beta_a, beta_b = torch.cat(a.betas), torch.cat(b.betas)
         cosine = float(torch.nn.functional.cosine_similarity(embeddings[:1], embeddings[1:]))
@@ -525,9 +532,9 @@ class FiLMPicker(Picker):
         for i, item in enumerate(self.mixtures[:2]):
             others = list(item.get("interferer_labels", []))
             if others:
-                states.append({"mixture": i, "class_a": item["label"],
-                               "query_a": item["caption"], "class_b": others[0],
-                               "query_b": self.captions[others[0]][0]})
+                states.append(self.full_state({
+                    "mixture": i, "class_a": item["label"], "query_a": item["caption"],
+                    "class_b": others[0], "query_b": self.captions[others[0]][0]}))
         return states or [self.defaults]
 
 
@@ -613,7 +620,7 @@ class MaskPicker(Picker):
                      {"model": result, "scores": scores, "oracles": oracles})
 
     def default_states(self) -> list[dict]:
-        return [{"mixture": i, "query": q, "classes": c}
+        return [self.full_state({"mixture": i, "query": q, "classes": c})
                 for i, q, c in default_examples(self.mixtures)]
 
 
