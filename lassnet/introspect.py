@@ -14,6 +14,9 @@
 * :func:`film_trace` records, in one forward pass, what FiLM gave every conditioned layer
   (``β`` and ``γ`` per channel) and the feature maps of one layer: a :class:`FiLMTrace`, for
   looking at a trained model under two queries (taught in chapter 3).
+* :func:`modality_gap` measures how far a two-tower query encoder puts clips from their own
+  captions: cosine similarities within and across modalities, and the distance between the
+  two modalities' centres (taught in chapter 4).
 
 Shape letters: ``B`` batch, ``L`` samples, ``T`` frames, ``F`` bins, ``C`` channels, ``D``
 embedding width.
@@ -42,6 +45,7 @@ __all__ = [
     "capture_feature_maps",
     "FiLMTrace",
     "film_trace",
+    "modality_gap",
 ]
 
 
@@ -508,3 +512,53 @@ def film_trace(
         time_factor=max(1, top.shape[1] // maps.shape[1]),
         freq_factor=max(1, top.shape[2] // maps.shape[2]),
     )
+
+
+# --------------------------------------------------------------------------- query embeddings
+def modality_gap(text, text_labels, audio, audio_labels) -> dict[str, float]:
+    """How far apart a query encoder puts the two modalities of the same classes.
+
+    ``text`` ``(N_t, D)`` and ``audio`` ``(N_a, D)``: unit-length embeddings of captions and
+    of clips (``encoder.embed_text``, ``encoder.embed_audio``), with their classes
+    ``text_labels`` and ``audio_labels`` (sequences of ``N_t`` and ``N_a`` names). Returns
+    mean cosine similarities
+
+    * ``text_same``, ``audio_same``: between two *different* items of one modality and one
+      class (two paraphrases; two clips);
+    * ``cross_same``: between a clip and a caption of its own class;
+    * ``text_other``, ``audio_other``, ``cross_other``: the same for pairs of different
+      classes;
+
+    and ``centroid_distance``, the length of the *gap vector* between the modalities'
+    centres, ``‖mean(audio) − mean(text)‖`` (the measure of Liang et al., 2022; 0 when the
+    two clouds are centred at the same point, at most 2). Taught in chapter 4 (QueryNet).
+    """
+    t = torch.as_tensor(text, dtype=torch.float64)
+    a = torch.as_tensor(audio, dtype=torch.float64)
+    if t.dim() != 2 or a.dim() != 2 or t.shape[1] != a.shape[1]:
+        raise ValueError(f"text (N_t, D) and audio (N_a, D) must share D, got "
+                         f"{tuple(t.shape)} and {tuple(a.shape)}")
+    if len(text_labels) != t.shape[0] or len(audio_labels) != a.shape[0]:
+        raise ValueError("give one label per embedding: len(text_labels) == N_t and "
+                         "len(audio_labels) == N_a")
+    names = sorted(set(text_labels) | set(audio_labels))
+    tl = torch.tensor([names.index(x) for x in text_labels])
+    al = torch.tensor([names.index(x) for x in audio_labels])
+
+    def means(x, lx, y, ly, same_set: bool) -> tuple[float, float]:
+        sim = x @ y.T  # (N_x, N_y) cosines (the inputs are unit vectors)
+        same = lx[:, None] == ly[None, :]
+        if same_set:  # an item against itself is not a pair
+            same = same & ~torch.eye(len(lx), dtype=torch.bool)
+        other = lx[:, None] != ly[None, :]
+        if not same.any() or not other.any():
+            raise ValueError("need two items of one class and items of two classes in each "
+                             "modality and across them")
+        return float(sim[same].mean()), float(sim[other].mean())
+
+    text_same, text_other = means(t, tl, t, tl, True)
+    audio_same, audio_other = means(a, al, a, al, True)
+    cross_same, cross_other = means(a, al, t, tl, False)
+    return {"text_same": text_same, "audio_same": audio_same, "cross_same": cross_same,
+            "text_other": text_other, "audio_other": audio_other, "cross_other": cross_other,
+            "centroid_distance": float((a.mean(0) - t.mean(0)).norm())}

@@ -19,6 +19,8 @@ it. In a notebook the returned figure displays itself; elsewhere call ``fig.save
 * :func:`plot_corpus` draws one clip of every class of a corpus in a grid.
 * :func:`plot_similarity` draws a labelled matrix: cosine similarities between query
   embeddings, or a confusion matrix (taught in chapter 4, "QueryNet").
+* :func:`plot_modality_map` draws text and audio query embeddings on one 2-D map (chapter 4,
+  "QueryNet").
 * :func:`plot_curves` draws a training run's loss and validation curves (taught in chapter 7,
   "Training").
 * :func:`plot_example` and :func:`plot_per_class` draw an evaluation's spectrograms and its
@@ -62,6 +64,7 @@ __all__ = [
     "plot_film_shifts",
     "plot_feature_change",
     "plot_mask_comparison",
+    "plot_modality_map",
     "plot_example",
     "plot_per_class",
     "plot_corpus",
@@ -472,6 +475,66 @@ def plot_mask_comparison(
             if not ax.get_subplotspec().is_last_row():
                 ax.set_xlabel("")
     return fig
+
+
+def plot_modality_map(text, text_labels, audio, audio_labels, ax=None) -> Figure:
+    """Text and audio query embeddings on one 2-D map: both sets projected together onto
+    their first two principal components (an SVD of the centred embeddings), coloured by
+    class, circles for captions and triangles for clips, with each modality's centre marked
+    by a cross. ``text`` ``(N_t, D)``, ``audio`` ``(N_a, D)``, and one class name per row.
+    The map keeps only the two directions of largest spread, so it shows a gap between the
+    modalities only if the gap is one of them; :func:`lassnet.introspect.modality_gap`
+    measures it in all ``D`` dimensions. Returns the figure (taught in chapter 4, QueryNet).
+    """
+    t = torch.as_tensor(text, dtype=torch.float64)
+    a = torch.as_tensor(audio, dtype=torch.float64)
+    if t.dim() != 2 or a.dim() != 2 or t.shape[1] != a.shape[1]:
+        raise ValueError(f"text (N_t, D) and audio (N_a, D) must share D, got "
+                         f"{tuple(t.shape)} and {tuple(a.shape)}")
+    if len(text_labels) != t.shape[0] or len(audio_labels) != a.shape[0]:
+        raise ValueError("give one label per embedding")
+    both = torch.cat([t, a])  # (N_t + N_a, D)
+    centre = both.mean(0)
+    _, _, v = torch.linalg.svd(both - centre, full_matrices=False)  # rows of v: directions
+    xy = ((both - centre) @ v[:2].T).numpy()  # (N, 2)
+    spread = torch.linalg.svdvals(both - centre) ** 2
+    share = float(spread[:2].sum() / spread.sum())
+    names = list(dict.fromkeys([*text_labels, *audio_labels]))
+    if ax is None:
+        fig = new_figure(figsize=(8.0, 6.0), layout="constrained")
+        ax = fig.add_subplot()
+    fig = ax.figure
+    cmap = "tab20" if len(names) > 10 else "tab10"
+    colours = {n: _colormap(cmap)(k % 20) for k, n in enumerate(names)}
+    n_t = t.shape[0]
+    for k, (labels, rows, marker) in enumerate(
+        [(text_labels, xy[:n_t], "o"), (audio_labels, xy[n_t:], "^")]
+    ):
+        ax.scatter(rows[:, 0], rows[:, 1], c=[colours[n] for n in labels], marker=marker,
+                   s=34 if marker == "o" else 40, edgecolors="0.2", linewidths=0.4)
+        mx, my = rows.mean(0)
+        ax.scatter([mx], [my], marker="X", s=160, color="k" if k else "0.55",
+                   edgecolors="white", linewidths=1.0, zorder=5)
+    handles = [ax.scatter([], [], marker="o", color="0.6", edgecolors="0.2", label="caption"),
+               ax.scatter([], [], marker="^", color="0.6", edgecolors="0.2", label="clip"),
+               ax.scatter([], [], marker="X", color="0.55", label="centre of the captions"),
+               ax.scatter([], [], marker="X", color="k", label="centre of the clips")]
+    handles += [ax.scatter([], [], marker="s", color=colours[n], label=_pretty(n))
+                for n in names]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7.5)
+    ax.set_xlabel("principal component 1")
+    ax.set_ylabel("principal component 2")
+    ax.set_title(f"query embeddings, 2 of {t.shape[1]} dimensions "
+                 f"({share:.0%} of the spread)")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def _colormap(name: str):
+    """A matplotlib colour map by name (without pyplot)."""
+    from matplotlib import colormaps
+
+    return colormaps[name]
 
 
 def plot_example(

@@ -213,3 +213,36 @@ def test_film_trace_rejects_a_batch_and_unknown_layers(tiny):
     with pytest.raises(ValueError, match="no layer named"):
         film_trace(tiny, torch.zeros(1, 1, 4096), torch.zeros(1, 16), "nowhere")
     assert not tiny._forward_hooks and not tiny.film._forward_hooks  # hooks removed
+
+
+def test_modality_gap_against_written_out_means():
+    from lassnet.introspect import modality_gap
+
+    torch.manual_seed(0)
+    text = torch.nn.functional.normalize(torch.randn(6, 5), dim=1)
+    audio = torch.nn.functional.normalize(torch.randn(4, 5), dim=1)
+    tl, al = ["a", "a", "a", "b", "b", "b"], ["a", "a", "b", "b"]
+    gap = modality_gap(text, tl, audio, al)
+    # By hand: every pair, listed.
+    def mean(pairs):
+        return sum(pairs) / len(pairs)
+    t_same = [float(text[i] @ text[j]) for i in range(6) for j in range(6)
+              if i != j and tl[i] == tl[j]]
+    cross_same = [float(audio[i] @ text[j]) for i in range(4) for j in range(6) if al[i] == tl[j]]
+    cross_other = [float(audio[i] @ text[j]) for i in range(4) for j in range(6)
+                   if al[i] != tl[j]]
+    assert gap["text_same"] == pytest.approx(mean(t_same))
+    assert gap["cross_same"] == pytest.approx(mean(cross_same))
+    assert gap["cross_other"] == pytest.approx(mean(cross_other))
+    assert gap["audio_same"] == pytest.approx(
+        (float(audio[0] @ audio[1]) + float(audio[2] @ audio[3])) / 2)
+    assert gap["centroid_distance"] == pytest.approx(
+        float((audio.mean(0) - text.mean(0)).norm()), rel=1e-6)
+    # A clip that *is* its caption closes the gap.
+    same = modality_gap(text, tl, text, tl)
+    assert same["centroid_distance"] == pytest.approx(0.0, abs=1e-12)
+    assert same["cross_other"] == pytest.approx(same["text_other"])
+    with pytest.raises(ValueError, match="share D"):
+        modality_gap(text, tl, torch.zeros(4, 3), al)
+    with pytest.raises(ValueError, match="one label per embedding"):
+        modality_gap(text, tl[:-1], audio, al)

@@ -332,3 +332,24 @@ def test_plot_mask_comparison_marks_real_masks():
     np.testing.assert_allclose(fig.axes[0].images[0].get_array(), mask.numpy().T)
     with pytest.raises(ValueError, match="must not be empty"):
         plot_mask_comparison([], 16000, 256)
+
+
+def test_plot_modality_map_projects_both_sets_together():
+    from lassnet.plot import plot_modality_map
+
+    torch.manual_seed(0)
+    text = torch.nn.functional.normalize(torch.randn(6, 5), dim=1)
+    audio = torch.nn.functional.normalize(torch.randn(4, 5) + 2.0, dim=1)  # a shifted cloud
+    fig = plot_modality_map(text, ["a", "a", "a", "b", "b", "b"], audio, ["a", "a", "b", "b"])
+    ax = fig.axes[0]
+    points = [c.get_offsets() for c in ax.collections if len(c.get_offsets()) > 1]
+    assert [len(p) for p in points] == [6, 4]
+    # The projection is onto the top two principal directions of both sets: the points'
+    # spread equals the two largest singular values squared.
+    both = torch.cat([text, audio]).double()
+    expected = torch.linalg.svdvals(both - both.mean(0))[:2] ** 2
+    xy = np.concatenate(points)
+    np.testing.assert_allclose(sorted(np.linalg.svd(xy, compute_uv=False) ** 2, reverse=True),
+                               expected.numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match="share D"):
+        plot_modality_map(text, ["a"] * 6, torch.zeros(2, 3), ["a", "b"])
