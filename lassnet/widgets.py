@@ -590,7 +590,7 @@ class MaskPicker(Picker):
         def gain(estimate: torch.Tensor) -> float:
             return float(si_sdr(estimate, reference) - si_sdr(mix, reference))
 
-        columns = [{"title": f"model: {_quoted(result.query, 30)}", "mask": result.mag_mask,
+        columns = [{"title": f"model: {_quoted(result.query, 60)}", "mask": result.mag_mask,
                     "angle": result.phase_angle}]
         clips = [("mixture", mix), (f"model: {_quoted(result.query)}", result.estimate)]
         scores, oracles = {}, {}
