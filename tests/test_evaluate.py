@@ -240,3 +240,24 @@ def test_cli_evaluates_a_real_dataset(encoder, tmp_path, capsys):
     assert main(["evaluate", "-c", str(ckpt), "--dataset", "esc50", "--data-root",
                  str(tmp_path / "nowhere")]) != 0
     assert "ESC-50 is not in" in capsys.readouterr().err
+
+
+def test_report_text_and_markdown_carry_the_models_interval_per_class():
+    from lassnet.evaluate import bootstrap_ci
+
+    values = {"a": [1.0, 2.0, 6.0], "b": [-3.0, 4.0, 5.0]}
+    rows = [dict(index=i, label=lab, caption="c", method=m, sdr=v, si_sdr=v, sdri=v,
+                 si_sdri=v if m == "model" else 0.0)
+            for lab, vs in values.items() for i, v in enumerate(vs)
+            for m in ("model", "mixture")]
+    report = EvalReport(rows=rows)
+    lines = report.to_text().splitlines()
+    assert lines[0].rstrip().endswith("model 95 % CI")
+    low, high = bootstrap_ci(values["b"])
+    row_b = next(line for line in lines if line.startswith("b "))
+    assert row_b.rstrip().endswith(f"{low:.1f} to {high:.1f}")
+    overall = bootstrap_ci(values["a"] + values["b"])
+    markdown = report.to_markdown().splitlines()
+    assert markdown[0].endswith("| model 95 % CI |")
+    assert markdown[-2].endswith(f"| {overall[0]:.1f} to {overall[1]:.1f} |")  # overall (mean)
+    assert markdown[-1].endswith("| - |")  # no interval for the median row
