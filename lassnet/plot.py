@@ -361,7 +361,9 @@ def _draw_separation(fig: Figure, result: Separation, waves, top: float, db_rang
 
 def _short_layer(name: str) -> str:
     """``encoders.1.blocks.0.bn2`` → ``enc1.bn2``: a FiLM layer's name for a crowded axis."""
-    parts = [p for p in name.split(".") if p not in ("blocks", "0")]
+    raw = name.split(".")
+    parts = [p for i, p in enumerate(raw)  # drop "blocks" and the block's number after it
+             if p != "blocks" and not (i and raw[i - 1] == "blocks")]
     head = parts[0].replace("encoders", "enc").replace("decoders", "dec")
     if len(parts) > 1 and parts[1].isdigit():
         return head + parts[1] + "".join("." + p for p in parts[2:])

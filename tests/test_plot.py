@@ -298,6 +298,8 @@ def test_plot_film_shifts_draws_every_channel_per_query(gamma):
     assert len(lines) == 2
     np.testing.assert_allclose(lines[0].get_ydata(), torch.cat(traces["a siren"].betas).numpy())
     assert len(axes[-1].get_xticks()) == 22  # one tick per conditioned layer
+    labels = [t.get_text() for t in axes[-1].get_xticklabels()]
+    assert labels[:3] == ["enc0.bn1", "enc0.bn2", "enc1.bn1"] and "dec0.norm" in labels
     with pytest.raises(ValueError, match="must not be empty"):
         plot_film_shifts({})
 
