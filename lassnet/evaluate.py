@@ -11,7 +11,10 @@ unprocessed mixture (SDRi, SI-SDRi). Beside the model, the same table is compute
   (the best mask of AudioSep's form). They are references, not ceilings: none bounds what a
   separator can score, and they differ from each other by several dB;
 * the **wrong query**: the caption of one of the interfering classes — a model that listens
-  to its query must score clearly lower.
+  to its query must score clearly lower;
+* the **query swap**: the same estimate (the first interferer's caption) scored against that
+  interferer instead of the target: a model that listens to its query extracts what it was
+  asked for, so this should score well, as the model's own row does.
 
 The model, the oracle and the scores run on the separator's device (a CUDA model is
 evaluated on its GPU); the report holds plain numbers and CPU waveforms. For reading a report:
@@ -50,6 +53,7 @@ __all__ = [
     "evaluate_model",
     "oracle_irm",
     "oracle_separation",
+    "oracle_masks",
     "ORACLES",
     "active_fraction",
     "bootstrap_ci",
@@ -59,7 +63,8 @@ __all__ = [
     "read_audiosep_list",
 ]
 
-METHODS = ("model", "oracle_irm", "oracle_psm", "oracle_iam_phase", "mixture", "wrong_query")
+METHODS = ("model", "oracle_irm", "oracle_psm", "oracle_iam_phase", "mixture", "wrong_query",
+           "query_swap")
 #: The oracle references every report carries, by method name (chapter 5 derives them).
 ORACLES = ("oracle_irm", "oracle_psm", "oracle_iam_phase")
 
@@ -94,12 +99,46 @@ def oracle_irm(stft, mixture: torch.Tensor, target: torch.Tensor) -> torch.Tenso
     return oracle_separation(stft, mixture, target, "irm")
 
 
+def oracle_masks(stft, mixture: torch.Tensor, target: torch.Tensor) -> dict[str, dict]:
+    """The three oracle masks of :func:`oracle_separation` for ``mixture`` and ``target``
+    ``(1, 1, L)`` (or ``(L,)``), for looking at them: ``{method: {"mask": (T, F),
+    "angle": (T, F) or None, "estimate": (L,)}}`` with methods :data:`ORACLES`; ``mask`` is the
+    magnitude mask, ``angle`` the phase rotation in radians (``None`` for the real masks IRM
+    and PSM), ``estimate`` :func:`oracle_separation`'s waveform. On the CPU. Shown beside a
+    trained model's masks in chapter 5 (Masks)."""
+    x, s = (as_waveform(w, name, layouts=("L", "CL", "BCL"))
+            for w, name in ((mixture, "mixture"), (target, "target")))
+    if x.numel() != x.shape[-1] or s.numel() != s.shape[-1]:
+        raise ValueError("oracle_masks takes one mono clip: mixture and target (L,) or "
+                         "(1, 1, L); loop over a batch")
+    x, s = x.reshape(1, 1, -1), s.reshape(1, 1, -1)
+    if x.shape != s.shape:
+        raise ValueError(f"target {tuple(s.shape)} and mixture {tuple(x.shape)} differ in "
+                         "shape; pass the true sound of the same clip")
+    device = stft.window.device
+    x, s = x.to(device), s.to(device)
+    X, S = stft(x), stft(s)  # (1, 1, T, F) complex
+    cos_p, sin_p = ideal_phase_rotation(S, X)
+    masks = {
+        "oracle_irm": (ideal_ratio_mask(S, X), None),
+        "oracle_psm": (phase_sensitive_mask(S, X), None),
+        "oracle_iam_phase": (ideal_amplitude_mask(S, X), torch.atan2(sin_p, cos_p)),
+    }
+    return {
+        name: {"mask": mask[0, 0].cpu(), "angle": None if angle is None else angle[0, 0].cpu(),
+               "estimate": oracle_separation(stft, x, s, name[len("oracle_"):])[0, 0].cpu()}
+        for name, (mask, angle) in masks.items()
+    }
+
+
 @dataclass
 class EvalReport:
     """Scores per mixture and method, with per-class and overall summaries.
 
-    ``rows``: one dict per (mixture, method) with ``label``, ``method``, ``sdr``, ``si_sdr``,
-    ``sdri``, ``si_sdri`` (dB), and for the model BSS Eval's ``bss_sdr``, ``sir`` and ``sar``.
+    ``rows``: one dict per (mixture, method) with ``label`` (the target's class), ``method``,
+    ``sdr``, ``si_sdr``, ``sdri``, ``si_sdri`` (dB), and for the model BSS Eval's ``bss_sdr``,
+    ``sir`` and ``sar``; ``query_swap`` rows are scored against the interferer asked for, whose
+    class is their ``asked``.
     ``examples``: waveforms of the best and worst mixtures (by the model's SI-SDRi) for
     figures and listening.
     """
@@ -154,18 +193,32 @@ class EvalReport:
                                                      for m in self.methods})
         return rows
 
+    def _model_ci(self, label: str, metric: str) -> str:
+        """The model's bootstrap 95 % interval of the mean for one row of :meth:`table`
+        (none for the median row)."""
+        if label == "overall (median)":
+            return "-"
+        low, high = self.interval("model", metric, label=None if label.startswith("overall")
+                                  else label)
+        return f"{low:.1f} to {high:.1f}"
+
     def to_text(self, metric: str = "si_sdri") -> str:
-        """A fixed-width table of :meth:`table`, for terminals and logs, then the model's mean
-        with its bootstrap 95 % confidence interval, and BSS Eval's SDR, SIR and SAR of its
-        estimates where the report has them."""
+        """A fixed-width table of :meth:`table`, for terminals and logs, with the model's
+        bootstrap 95 % confidence interval per class (of the mean) in the last column, then
+        the model's mean with its interval, and BSS Eval's SDR, SIR and SAR of its estimates
+        where the report has them."""
         methods = self.methods
         width = max(13, *(len(m) + 1 for m in methods))
-        head = f"{metric} (dB)".ljust(18) + "".join(f"{m:>{width}s}" for m in methods)
+        ci = "model" in methods
+        head = (f"{metric} (dB)".ljust(18) + "".join(f"{m:>{width}s}" for m in methods)
+                + ("   model 95 % CI" if ci else ""))
         lines = [head, "-" * len(head)]
         for row in self.table(metric):
-            lines.append(row["class"].ljust(18)
-                         + "".join(f"{row[m]:{width}.2f}" for m in methods))
-        if "model" in methods:
+            line = row["class"].ljust(18) + "".join(f"{row[m]:{width}.2f}" for m in methods)
+            if ci:
+                line += f"   {self._model_ci(row['class'], metric):>14s}"
+            lines.append(line)
+        if ci:
             summary = self.summary("model", metric)
             lines.append(f"model: mean {metric} {summary['mean']:.2f} dB, 95 % confidence "
                          f"interval {summary['ci_low']:.2f} to {summary['ci_high']:.2f} dB "
@@ -176,15 +229,23 @@ class EvalReport:
                 lines.append(f"model, BSS Eval: SDR {bss['bss_sdr']:.2f} dB, SIR "
                              f"{bss['sir']:.2f} dB, SAR {bss['sar']:.2f} dB (mean; plain SDR "
                              f"{statistics.fmean(self.scores('model', 'sdr')):.2f} dB)")
+        if "query_swap" in methods:
+            lines.append("query_swap: each mixture asked for its first interferer's class, "
+                         "scored against that interferer")
         return "\n".join(lines)
 
     def to_markdown(self, metric: str = "si_sdri") -> str:
+        """:meth:`table` as a Markdown table, with the model's bootstrap 95 % confidence
+        interval per row in the last column."""
         methods = self.methods
-        lines = ["| class | " + " | ".join(methods) + " |",
-                 "| --- |" + " ---: |" * len(methods)]
+        ci = "model" in methods
+        lines = ["| class | " + " | ".join(methods) + (" | model 95 % CI |" if ci else " |"),
+                 "| --- |" + " ---: |" * (len(methods) + ci)]
         for row in self.table(metric):
-            lines.append(f"| {row['class']} | " + " | ".join(f"{row[m]:.1f}" for m in methods)
-                         + " |")
+            cells = [f"{row[m]:.1f}" for m in methods]
+            if ci:
+                cells.append(self._model_ci(row["class"], metric))
+            lines.append(f"| {row['class']} | " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
@@ -230,6 +291,7 @@ def evaluate_model(
     progress: bool = True,
     dataset: str = "synthetic",
     bss: bool = True,
+    query_swap: bool | None = None,
     **dataset_options: Any,
 ) -> EvalReport:
     """Run the protocol on a :class:`~lassnet.model.LASSModel`.
@@ -247,6 +309,14 @@ def evaluate_model(
     With ``bss=True`` the model's rows also carry BSS Eval's ``bss_sdr``, ``sir`` and ``sar``
     (:func:`lassnet.metrics.bss_eval`; about a third of a second per 2-second mixture on a
     CPU).
+
+    ``query_swap``: add the ``query_swap`` rows — each mixture asked for its first
+    interferer's class, the estimate scored against that interferer (``sdri``/``si_sdri``
+    relative to the mixture scored against it). It needs the interferers: mixtures drawn
+    here keep them, given ``mixtures`` need an ``interferers`` ``(k, L)`` entry
+    (:func:`lassnet.data.evaluation_mixtures` with ``return_sources=True``). It costs no
+    extra separation when the wrong query runs (the same estimate, scored against another
+    sound). ``None`` (the default): on whenever the mixtures keep their interferers.
 
     Each batch is moved to the separator's device, where the model, the oracle mask and the
     scores are computed; the report's numbers and example waveforms come back on the CPU.
@@ -268,9 +338,16 @@ def evaluate_model(
                     captions.setdefault(record["labels"][0], [record["caption"]])
         mixtures = data.evaluation_mixtures(
             count=count, n_interferers=n_interferers, sample_rate=sr,
-            duration=duration, seed=seed, source=source,
+            duration=duration, seed=seed, source=source, return_sources=query_swap is not False,
         )
     mixtures = list(mixtures)
+    has_sources = all(it.get("interferers") is not None for it in mixtures)
+    if query_swap and not has_sources:
+        raise ValueError(
+            "query_swap=True needs each mixture's interferers: draw the mixtures with "
+            "evaluation_mixtures(..., return_sources=True), or pass query_swap=False"
+        )
+    query_swap = has_sources if query_swap is None else bool(query_swap)
     report = EvalReport(sample_rate=sr)
     best = worst = None
     batches = range(0, len(mixtures), batch_size)
@@ -288,9 +365,11 @@ def evaluate_model(
                for name in ORACLES},
             "mixture": mix,
         }
-        if wrong_query:
+        if wrong_query or query_swap:
             wrong = [_caption(captions, _labels(it["interferer_labels"])[0]) for it in items]
-            est["wrong_query"] = sep(mix, model.embed(wrong))
+            asked = sep(mix, model.embed(wrong))
+            if wrong_query:
+                est["wrong_query"] = asked
         base_sdr, base_si = sdr(mix, tgt).flatten().cpu(), si_sdr(mix, tgt).flatten().cpu()
         decomposed = None
         if bss:
@@ -310,6 +389,17 @@ def evaluate_model(
                                sir=float(decomposed["sir"][i]),
                                sar=float(decomposed["sar"][i]))
                 report.rows.append(row)
+        if query_swap:  # the interferer asked for is the reference
+            other = torch.stack([it["interferers"].reshape(-1, mix.shape[-1])[0]
+                                 for it in items])[:, None].to(device)  # (b, 1, L)
+            s, si = sdr(asked, other).flatten().cpu(), si_sdr(asked, other).flatten().cpu()
+            s0, si0 = sdr(mix, other).flatten().cpu(), si_sdr(mix, other).flatten().cpu()
+            for i, it in enumerate(items):
+                report.rows.append(dict(
+                    index=start + i, label=it["label"], caption=wrong[i], method="query_swap",
+                    asked=_labels(it["interferer_labels"])[0], sdr=float(s[i]),
+                    si_sdr=float(si[i]), sdri=float(s[i] - s0[i]),
+                    si_sdri=float(si[i] - si0[i])))
         gains = (si_sdr(est["model"], tgt).flatten().cpu() - base_si).tolist()
         for i, gain in enumerate(gains):
             example = dict(score=gain, label=items[i]["label"], caption=items[i]["caption"],

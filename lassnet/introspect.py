@@ -11,6 +11,12 @@
   bins and in seconds and hertz (taught in chapter 2).
 * :func:`capture_feature_maps` records the outputs of named layers for one mixture and one
   query, so that two queries can be compared on the same mixture (taught in chapter 3).
+* :func:`film_trace` records, in one forward pass, what FiLM gave every conditioned layer
+  (``β`` and ``γ`` per channel) and the feature maps of one layer: a :class:`FiLMTrace`, for
+  looking at a trained model under two queries (taught in chapter 3).
+* :func:`modality_gap` measures how far a two-tower query encoder puts clips from their own
+  captions: cosine similarities within and across modalities, and the distance between the
+  two modalities' centres (taught in chapter 4).
 
 Shape letters: ``B`` batch, ``L`` samples, ``T`` frames, ``F`` bins, ``C`` channels, ``D``
 embedding width.
@@ -37,6 +43,9 @@ __all__ = [
     "receptive_field_trace",
     "receptive_field",
     "capture_feature_maps",
+    "FiLMTrace",
+    "film_trace",
+    "modality_gap",
 ]
 
 
@@ -417,3 +426,139 @@ def capture_feature_maps(
             "copy, or a layer the network never calls?)"
         )
     return {n: captured[n] for n in layer_names}
+
+
+# --------------------------------------------------------------------------- FiLM outputs
+@dataclass
+class FiLMTrace:
+    """What FiLM did in one forward pass for one query (:func:`film_trace`).
+
+    ``layers``: the conditioned layers' dotted names, in the order the network runs them;
+    ``betas[k]`` the shift ``β`` of ``layers[k]``, ``(C_k,)``; ``gammas[k]`` its scale ``γ``
+    ``(C_k,)`` or ``None`` for a shift-only FiLM (AudioSep's); ``layer`` and ``maps``: the
+    traced layer's name and output for the example, ``(C, T', F')``, one value per
+    ``time_factor`` STFT frames and ``freq_factor`` bins (its grid: frames ``hop_length ·
+    time_factor`` samples apart, bins ``sample_rate / n_fft · freq_factor`` Hz apart). On the
+    CPU. Drawn by
+    :func:`lassnet.plot.plot_film_shifts` and :func:`lassnet.plot.plot_feature_change`;
+    taught in chapter 3.
+    """
+
+    layers: list[str]
+    betas: list[torch.Tensor]
+    gammas: list[torch.Tensor | None]
+    layer: str
+    maps: torch.Tensor
+    sample_rate: int
+    hop_length: int
+    n_fft: int
+    time_factor: int = 1
+    freq_factor: int = 1
+
+    @property
+    def grid(self) -> dict:
+        """Keyword arguments of :func:`lassnet.plot.plot_tf_map` for the traced layer's maps."""
+        return dict(sample_rate=self.sample_rate, hop_length=self.hop_length * self.time_factor,
+                    n_fft=self.n_fft // self.freq_factor)
+
+    @property
+    def has_gamma(self) -> bool:
+        return any(g is not None for g in self.gammas)
+
+
+def film_trace(
+    net: nn.Module, mixture: torch.Tensor, condition: torch.Tensor, layer: str
+) -> FiLMTrace:
+    """Run ``net(mixture, condition)`` once (a :class:`~lassnet.separator.SeparationNet`,
+    ``mixture (1, 1, L)``, ``condition (1, D)``) and record, by forward hooks, the output of
+    ``net.film`` (every conditioned layer's ``β`` and ``γ``) and of the layer named ``layer``
+    (a dotted name of ``net.named_modules()``, e.g. ``"encoders.1.blocks.0"``).
+
+    Runs in eval mode without autograd and restores the network's mode. Raises
+    ``ValueError`` for a batch other than one, or an unknown or silent layer (as
+    :func:`capture_feature_maps`). Taught in chapter 3.
+    """
+    if mixture.dim() != 3 or mixture.shape[0] != 1 or condition.shape[0] != 1:
+        raise ValueError(
+            f"film_trace takes one example: mixture (1, 1, L) and condition (1, D), got "
+            f"{tuple(mixture.shape)} and {tuple(condition.shape)}"
+        )
+    film = getattr(net, "film", None)
+    if film is None:
+        raise ValueError("net has no FiLM module (net.film); pass a SeparationNet")
+    params: dict = {}
+    handle = film.register_forward_hook(lambda _m, _i, out: params.update(out))
+    try:
+        names = ["pre_conv"] if layer == "pre_conv" else ["pre_conv", layer]
+        captured = capture_feature_maps(net, mixture, condition, names)
+    finally:
+        handle.remove()
+    maps, top = captured[layer][0], captured["pre_conv"][0]  # (C, T', F'); (C0, T_pad, F_used)
+    cfg = net.config
+
+    def channels(t: torch.Tensor | None) -> torch.Tensor | None:
+        return None if t is None else t.detach().float().cpu().reshape(-1)  # (1,C,1,1)->(C,)
+
+    layers = list(film.keys)
+    return FiLMTrace(
+        layers=layers,
+        betas=[channels(params[k][0]) for k in layers],
+        gammas=[channels(params[k][1]) for k in layers],
+        layer=layer,
+        maps=maps,
+        sample_rate=cfg.sample_rate,
+        hop_length=cfg.hop_length,
+        n_fft=cfg.n_fft,
+        time_factor=max(1, top.shape[1] // maps.shape[1]),
+        freq_factor=max(1, top.shape[2] // maps.shape[2]),
+    )
+
+
+# --------------------------------------------------------------------------- query embeddings
+def modality_gap(text, text_labels, audio, audio_labels) -> dict[str, float]:
+    """How far apart a query encoder puts the two modalities of the same classes.
+
+    ``text`` ``(N_t, D)`` and ``audio`` ``(N_a, D)``: unit-length embeddings of captions and
+    of clips (``encoder.embed_text``, ``encoder.embed_audio``), with their classes
+    ``text_labels`` and ``audio_labels`` (sequences of ``N_t`` and ``N_a`` names). Returns
+    mean cosine similarities
+
+    * ``text_same``, ``audio_same``: between two *different* items of one modality and one
+      class (two paraphrases; two clips);
+    * ``cross_same``: between a clip and a caption of its own class;
+    * ``text_other``, ``audio_other``, ``cross_other``: the same for pairs of different
+      classes;
+
+    and ``centroid_distance``, the length of the *gap vector* between the modalities'
+    centres, ``‖mean(audio) − mean(text)‖`` (the measure of Liang et al., 2022; 0 when the
+    two clouds are centred at the same point, at most 2). Taught in chapter 4 (QueryNet).
+    """
+    t = torch.as_tensor(text, dtype=torch.float64)
+    a = torch.as_tensor(audio, dtype=torch.float64)
+    if t.dim() != 2 or a.dim() != 2 or t.shape[1] != a.shape[1]:
+        raise ValueError(f"text (N_t, D) and audio (N_a, D) must share D, got "
+                         f"{tuple(t.shape)} and {tuple(a.shape)}")
+    if len(text_labels) != t.shape[0] or len(audio_labels) != a.shape[0]:
+        raise ValueError("give one label per embedding: len(text_labels) == N_t and "
+                         "len(audio_labels) == N_a")
+    names = sorted(set(text_labels) | set(audio_labels))
+    tl = torch.tensor([names.index(x) for x in text_labels])
+    al = torch.tensor([names.index(x) for x in audio_labels])
+
+    def means(x, lx, y, ly, same_set: bool) -> tuple[float, float]:
+        sim = x @ y.T  # (N_x, N_y) cosines (the inputs are unit vectors)
+        same = lx[:, None] == ly[None, :]
+        if same_set:  # an item against itself is not a pair
+            same = same & ~torch.eye(len(lx), dtype=torch.bool)
+        other = lx[:, None] != ly[None, :]
+        if not same.any() or not other.any():
+            raise ValueError("need two items of one class and items of two classes in each "
+                             "modality and across them")
+        return float(sim[same].mean()), float(sim[other].mean())
+
+    text_same, text_other = means(t, tl, t, tl, True)
+    audio_same, audio_other = means(a, al, a, al, True)
+    cross_same, cross_other = means(a, al, t, tl, False)
+    return {"text_same": text_same, "audio_same": audio_same, "cross_same": cross_same,
+            "text_other": text_other, "audio_other": audio_other, "cross_other": cross_other,
+            "centroid_distance": float((a.mean(0) - t.mean(0)).norm())}

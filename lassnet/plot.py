@@ -12,9 +12,15 @@ it. In a notebook the returned figure displays itself; elsewhere call ``fig.save
   (taught in chapter 1, "STFT").
 * :func:`plot_separation` draws a :class:`~lassnet.model.Separation`: spectrograms and masks
   of one query's result (the introduction's demo).
+* :func:`plot_film_shifts` and :func:`plot_feature_change` draw what FiLM does for two
+  queries: every layer's shifts and scales, and one layer's feature maps (chapter 3, "FiLM").
+* :func:`plot_mask_comparison` draws magnitude masks and phase rotations side by side: a
+  trained model's and the oracles' (chapter 5, "Masks").
 * :func:`plot_corpus` draws one clip of every class of a corpus in a grid.
 * :func:`plot_similarity` draws a labelled matrix: cosine similarities between query
   embeddings, or a confusion matrix (taught in chapter 4, "QueryNet").
+* :func:`plot_modality_map` draws text and audio query embeddings on one 2-D map (chapter 4,
+  "QueryNet").
 * :func:`plot_curves` draws a training run's loss and validation curves (taught in chapter 7,
   "Training").
 * :func:`plot_example` and :func:`plot_per_class` draw an evaluation's spectrograms and its
@@ -47,6 +53,7 @@ from .stft import STFT
 
 if TYPE_CHECKING:  # for annotations only: figures sit above the model and the evaluation
     from .evaluate import EvalReport
+    from .introspect import FiLMTrace
     from .model import Separation
 
 __all__ = [
@@ -56,6 +63,10 @@ __all__ = [
     "shared_vmax",
     "plot_tf_map",
     "plot_separation",
+    "plot_film_shifts",
+    "plot_feature_change",
+    "plot_mask_comparison",
+    "plot_modality_map",
     "plot_example",
     "plot_per_class",
     "plot_corpus",
@@ -349,6 +360,186 @@ def _draw_separation(fig: Figure, result: Separation, waves, top: float, db_rang
             ax.set_ylabel("")
     for ax in fig.axes:  # colour bars included; ticks are made lazily, so fix their size now
         ax.tick_params(labelsize=_FONT_SIZE - 0.5)
+
+
+def _short_layer(name: str) -> str:
+    """``encoders.1.blocks.0.bn2`` → ``enc1.bn2``: a FiLM layer's name for a crowded axis."""
+    raw = name.split(".")
+    parts = [p for i, p in enumerate(raw)  # drop "blocks" and the block's number after it
+             if p != "blocks" and not (i and raw[i - 1] == "blocks")]
+    head = parts[0].replace("encoders", "enc").replace("decoders", "dec")
+    if len(parts) > 1 and parts[1].isdigit():
+        return head + parts[1] + "".join("." + p for p in parts[2:])
+    return ".".join([head, *parts[1:]])
+
+
+def plot_film_shifts(traces: Mapping[str, FiLMTrace]) -> Figure:
+    """FiLM's shift ``β`` (top) and, if the model has one, scale ``γ`` (bottom) for every
+    channel of every conditioned layer, one line per query, layers side by side in the order
+    the network runs them (a :class:`~lassnet.introspect.FiLMTrace` per query, keyed by the
+    query's text: :func:`lassnet.introspect.film_trace`). Returns the figure (taught in
+    chapter 3, FiLM)."""
+    if not traces:
+        raise ValueError("traces must not be empty: pass {query: film_trace(...), ...}")
+    first = next(iter(traces.values()))
+    rows = [("β (shift)", "betas")] + ([("γ (scale)", "gammas")] if first.has_gamma else [])
+    sizes = [b.numel() for b in first.betas]
+    edges = np.concatenate([[0], np.cumsum(sizes)])
+    fig = new_figure(figsize=(10.5, 2.4 * len(rows) + 0.9), layout="constrained")
+    axes = fig.subplots(len(rows), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, (name, attr) in zip(axes, rows, strict=True):
+        for i, (query, trace) in enumerate(traces.items()):
+            values = torch.cat(getattr(trace, attr)).numpy()  # (ΣC,)
+            ax.plot(np.arange(values.size), values, lw=0.7, color=f"C{i}",
+                    label=textwrap.shorten(f"“{query}”", 40), alpha=0.85)
+        for edge in edges[1:-1]:
+            ax.axvline(edge - 0.5, color="0.8", lw=0.5)
+        ax.axhline(0.0, color="0.3", lw=0.6)
+        ax.set_ylabel(name)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].legend(loc="upper left", fontsize=8, ncol=len(traces))
+    axes[0].set_title(f"FiLM per channel: {len(sizes)} conditioned layers, {edges[-1]} channels")
+    axes[-1].set_xticks((edges[:-1] + edges[1:]) / 2 - 0.5,
+                        [_short_layer(n) for n in first.layers], rotation=90, fontsize=7)
+    axes[-1].set_xlim(-0.5, edges[-1] - 0.5)
+    return fig
+
+
+def plot_feature_change(traces: Mapping[str, FiLMTrace], channels: int = 2) -> Figure:
+    """One layer's feature maps under two queries, side by side, and their difference on a
+    diverging scale of its own: one row per channel, the ``channels`` channels whose maps
+    change most between the two queries (mean absolute difference relative to the first
+    query's map). ``traces``: two :class:`~lassnet.introspect.FiLMTrace` of the same layer
+    and mixture, keyed by query. Returns the figure (taught in chapter 3, FiLM)."""
+    if len(traces) != 2:
+        raise ValueError(f"pass exactly two traces (two queries), got {len(traces)}")
+    (name_a, a), (name_b, b) = traces.items()
+    if a.layer != b.layer or a.maps.shape != b.maps.shape:
+        raise ValueError("the two traces must be of the same layer and mixture")
+    change = (a.maps - b.maps).abs().mean(dim=(1, 2)) / a.maps.abs().mean(dim=(1, 2)).clamp_min(
+        1e-12)
+    picked = change.argsort(descending=True)[: max(1, int(channels))].tolist()
+    fig = new_figure(figsize=(11.0, 2.5 * len(picked) + 0.6), layout="constrained")
+    axes = fig.subplots(len(picked), 3, sharex=True, sharey=True, squeeze=False)
+    for row, c in zip(axes, picked, strict=True):
+        ma, mb = a.maps[c], b.maps[c]  # (T', F')
+        lo, hi = float(min(ma.min(), mb.min())), float(max(ma.max(), mb.max()))
+        for ax, m, query in [(row[0], ma, name_a), (row[1], mb, name_b)]:
+            plot_tf_map(m, ax=ax, cmap="magma", vmin=lo, vmax=hi, colorbar=ax is row[1],
+                        title=textwrap.shorten(f"channel {c}, “{query}”", 44), **a.grid)
+        d = ma - mb
+        top = max(float(d.abs().max()), 1e-12)
+        plot_tf_map(d, ax=row[2], cmap="RdBu_r", vmin=-top, vmax=top, **a.grid,
+                    title=f"difference ({float(change[c]):.0%} of the map on average)")
+    for ax in axes.flat:
+        if not ax.get_subplotspec().is_first_col():
+            ax.set_ylabel("")
+        if not ax.get_subplotspec().is_last_row():
+            ax.set_xlabel("")
+    fig.suptitle(f"layer {a.layer}: feature maps ({a.time_factor}× coarser in time, "
+                 f"{a.freq_factor}× in frequency, than the STFT)", fontsize=10)
+    return fig
+
+
+def plot_mask_comparison(
+    columns: Sequence[Mapping], sample_rate: int, hop_length: int, n_fft: int | None = None
+) -> Figure:
+    """Masks side by side: per column a magnitude mask (top, 0 to 1) and a phase rotation
+    angle (bottom, −π to π; a real mask has none and its panel says so). ``columns``: dicts
+    with ``title``, ``mask`` ``(T, F)`` and optionally ``angle`` ``(T, F)`` (radians), e.g.
+    the trained model's masks from :meth:`LASSModel.inspect <lassnet.model.LASSModel.inspect>`
+    next to :func:`lassnet.evaluate.oracle_masks`. Returns the figure (taught in chapter 5,
+    Masks)."""
+    if not columns:
+        raise ValueError("columns must not be empty: pass [{'title', 'mask', 'angle'}, ...]")
+    with rc_context({"font.size": _FONT_SIZE, "axes.titlesize": _FONT_SIZE + 0.5}):
+        fig = new_figure(figsize=(3.1 * len(columns) + 1.2, 5.2), layout="constrained")
+        axes = fig.subplots(2, len(columns), sharex=True, sharey=True, squeeze=False)
+        grid = dict(n_fft=n_fft, colorbar=False)
+        for k, col in enumerate(columns):
+            plot_tf_map(col["mask"], sample_rate, hop_length, axes[0, k], vmin=0.0, vmax=1.0,
+                        title="\n".join(textwrap.fill(line, 32) for line in
+                                          str(col["title"]).splitlines()), **grid)
+            angle = col.get("angle")
+            if angle is None:
+                axes[1, k].text(0.5, 0.5, "a real mask:\nno rotation", ha="center",
+                                va="center", transform=axes[1, k].transAxes, color="0.4")
+                axes[1, k].set_axis_off()
+            else:
+                plot_tf_map(angle, sample_rate, hop_length, axes[1, k], cmap="twilight",
+                            vmin=-np.pi, vmax=np.pi, title="rotation ∠P", **grid)
+        fig.colorbar(axes[0, 0].images[0], ax=axes[0, :], label="magnitude mask", shrink=0.9)
+        with_angle = [ax for ax in axes[1] if ax.images]
+        if with_angle:
+            bar = fig.colorbar(with_angle[0].images[0], ax=axes[1, :], label="∠P (radians)",
+                               shrink=0.9)
+            bar.set_ticks([-np.pi, 0.0, np.pi], labels=["−π", "0", "π"])
+        for ax in axes.flat:
+            if not ax.get_subplotspec().is_first_col():
+                ax.set_ylabel("")
+            if not ax.get_subplotspec().is_last_row():
+                ax.set_xlabel("")
+    return fig
+
+
+def plot_modality_map(text, text_labels, audio, audio_labels, ax=None) -> Figure:
+    """Text and audio query embeddings on one 2-D map: both sets projected together onto
+    their first two principal components (an SVD of the centred embeddings), coloured by
+    class, circles for captions and triangles for clips, with each modality's centre marked
+    by a cross. ``text`` ``(N_t, D)``, ``audio`` ``(N_a, D)``, and one class name per row.
+    The map keeps only the two directions of largest spread, so it shows a gap between the
+    modalities only if the gap is one of them; :func:`lassnet.introspect.modality_gap`
+    measures it in all ``D`` dimensions. Returns the figure (taught in chapter 4, QueryNet).
+    """
+    t = torch.as_tensor(text, dtype=torch.float64)
+    a = torch.as_tensor(audio, dtype=torch.float64)
+    if t.dim() != 2 or a.dim() != 2 or t.shape[1] != a.shape[1]:
+        raise ValueError(f"text (N_t, D) and audio (N_a, D) must share D, got "
+                         f"{tuple(t.shape)} and {tuple(a.shape)}")
+    if len(text_labels) != t.shape[0] or len(audio_labels) != a.shape[0]:
+        raise ValueError("give one label per embedding")
+    both = torch.cat([t, a])  # (N_t + N_a, D)
+    centre = both.mean(0)
+    _, _, v = torch.linalg.svd(both - centre, full_matrices=False)  # rows of v: directions
+    xy = ((both - centre) @ v[:2].T).numpy()  # (N, 2)
+    spread = torch.linalg.svdvals(both - centre) ** 2
+    share = float(spread[:2].sum() / spread.sum())
+    names = list(dict.fromkeys([*text_labels, *audio_labels]))
+    if ax is None:
+        fig = new_figure(figsize=(8.0, 6.0), layout="constrained")
+        ax = fig.add_subplot()
+    fig = ax.figure
+    cmap = "tab20" if len(names) > 10 else "tab10"
+    colours = {n: _colormap(cmap)(k % 20) for k, n in enumerate(names)}
+    n_t = t.shape[0]
+    for k, (labels, rows, marker) in enumerate(
+        [(text_labels, xy[:n_t], "o"), (audio_labels, xy[n_t:], "^")]
+    ):
+        ax.scatter(rows[:, 0], rows[:, 1], c=[colours[n] for n in labels], marker=marker,
+                   s=34 if marker == "o" else 40, edgecolors="0.2", linewidths=0.4)
+        mx, my = rows.mean(0)
+        ax.scatter([mx], [my], marker="X", s=160, color="k" if k else "0.55",
+                   edgecolors="white", linewidths=1.0, zorder=5)
+    handles = [ax.scatter([], [], marker="o", color="0.6", edgecolors="0.2", label="caption"),
+               ax.scatter([], [], marker="^", color="0.6", edgecolors="0.2", label="clip"),
+               ax.scatter([], [], marker="X", color="0.55", label="centre of the captions"),
+               ax.scatter([], [], marker="X", color="k", label="centre of the clips")]
+    handles += [ax.scatter([], [], marker="s", color=colours[n], label=_pretty(n))
+                for n in names]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7.5)
+    ax.set_xlabel("principal component 1")
+    ax.set_ylabel("principal component 2")
+    ax.set_title(f"query embeddings, 2 of {t.shape[1]} dimensions "
+                 f"({share:.0%} of the spread)")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def _colormap(name: str):
+    """A matplotlib colour map by name (without pyplot)."""
+    from matplotlib import colormaps
+
+    return colormaps[name]
 
 
 def plot_example(

@@ -5,6 +5,7 @@ import torch
 
 from lassnet import data, query
 from lassnet.evaluate import EvalReport, evaluate_model, oracle_irm, oracle_separation
+from lassnet.metrics import sdr, si_sdr
 from lassnet.model import LASSModel
 from lassnet.paths import SHIPPED_MODEL, data_dir
 from lassnet.separator import SeparationNet
@@ -45,7 +46,7 @@ def test_protocol_tables_on_an_untrained_model(encoder):
     report = evaluate_model(model, count=4, duration=1.0, progress=False)
     assert isinstance(report, EvalReport)
     assert report.methods == ["model", "oracle_irm", "oracle_psm", "oracle_iam_phase", "mixture",
-                              "wrong_query"]
+                              "wrong_query", "query_swap"]
     assert len(report.scores("model")) == 4
     # The mixture is the floor: its improvement is zero by definition.
     assert all(abs(v) < 1e-6 for v in report.scores("mixture", "si_sdri"))
@@ -59,6 +60,65 @@ def test_protocol_tables_on_an_untrained_model(encoder):
     assert set(d["summary"]) == set(report.methods)
     assert report.examples["best"]["score"] >= report.examples["worst"]["score"]
     assert math.isfinite(report.examples["best"]["score"])
+
+
+def test_query_swap_scores_the_estimate_against_the_interferer_asked_for(encoder):
+    torch.manual_seed(0)
+    model = LASSModel(SeparationNet.from_preset("tiny", condition_dim=encoder.dim), encoder)
+    items = data.evaluation_mixtures(count=3, n_interferers=2, sample_rate=16000, duration=1.0,
+                                     seed=3, return_sources=True)
+    report = evaluate_model(model, mixtures=items, progress=False, bss=False, batch_size=2)
+    swaps = [r for r in report.rows if r["method"] == "query_swap"]
+    wrong = report.scores("wrong_query", "si_sdr")
+    assert [r["asked"] for r in swaps] == [it["interferer_labels"][0] for it in items]
+    for row, item, w in zip(swaps, items, wrong, strict=True):
+        caption = data.CAPTIONS[row["asked"]][0]
+        assert row["caption"] == caption
+        # Written out: separate by the interferer's caption, score against that interferer.
+        with torch.no_grad():
+            est = model.separator.eval()(item["mixture"][None], encoder.embed_text([caption]))
+        other = item["interferers"][0][None, None]  # (1, 1, L)
+        assert row["si_sdr"] == pytest.approx(float(si_sdr(est, other)), abs=1e-4)
+        assert row["sdri"] == pytest.approx(
+            float(sdr(est, other) - sdr(item["mixture"][None], other)), abs=1e-4)
+        # The same estimate as the wrong query's, scored against the target instead.
+        assert w == pytest.approx(float(si_sdr(est, item["target"][None])), abs=1e-4)
+    assert "query_swap" in report.to_text()
+    # Mixtures without their interferers: no swap by default, a clear error when asked for.
+    bare = [{k: v for k, v in it.items() if k != "interferers"} for it in items]
+    assert "query_swap" not in evaluate_model(model, mixtures=bare, progress=False,
+                                              bss=False).methods
+    with pytest.raises(ValueError, match="return_sources=True"):
+        evaluate_model(model, mixtures=bare, progress=False, query_swap=True)
+
+
+def test_oracle_masks_are_the_oracles_of_the_protocol():
+    from lassnet.evaluate import ORACLES, oracle_masks
+    from lassnet.masks import ideal_ratio_mask
+
+    item = data.evaluation_mixtures(count=1, n_interferers=2, sample_rate=16000, duration=1.0,
+                                    seed=1)[0]
+    stft = STFT(512, 256)
+    masks = oracle_masks(stft, item["mixture"][0], item["target"][0])
+    assert list(masks) == list(ORACLES)
+    X, S = stft(item["mixture"][None]), stft(item["target"][None])
+    torch.testing.assert_close(masks["oracle_irm"]["mask"], ideal_ratio_mask(S, X)[0, 0])
+    assert masks["oracle_irm"]["angle"] is None and masks["oracle_psm"]["angle"] is None
+    angle = masks["oracle_iam_phase"]["angle"]
+    # The ideal rotation turns the mixture's phase into the target's wherever both sound
+    # (ideal_phase_rotation leaves bins with |S|·|X| under its floor unturned).
+    loud = S[0, 0].abs() * X[0, 0].abs() > 1e-3
+    turned = torch.polar(torch.ones_like(angle), torch.angle(X[0, 0]) + angle)
+    torch.testing.assert_close(turned[loud], torch.polar(torch.ones_like(angle),
+                                                         torch.angle(S[0, 0]))[loud],
+                               atol=1e-4, rtol=0)
+    for name in ORACLES:
+        torch.testing.assert_close(
+            masks[name]["estimate"],
+            oracle_separation(stft, item["mixture"][None], item["target"][None],
+                              name[len("oracle_"):])[0, 0])
+    with pytest.raises(ValueError, match="one mono clip"):
+        oracle_masks(stft, torch.zeros(2, 16000), torch.zeros(2, 16000))
 
 
 class _Stop(Exception):
@@ -180,3 +240,24 @@ def test_cli_evaluates_a_real_dataset(encoder, tmp_path, capsys):
     assert main(["evaluate", "-c", str(ckpt), "--dataset", "esc50", "--data-root",
                  str(tmp_path / "nowhere")]) != 0
     assert "ESC-50 is not in" in capsys.readouterr().err
+
+
+def test_report_text_and_markdown_carry_the_models_interval_per_class():
+    from lassnet.evaluate import bootstrap_ci
+
+    values = {"a": [1.0, 2.0, 6.0], "b": [-3.0, 4.0, 5.0]}
+    rows = [dict(index=i, label=lab, caption="c", method=m, sdr=v, si_sdr=v, sdri=v,
+                 si_sdri=v if m == "model" else 0.0)
+            for lab, vs in values.items() for i, v in enumerate(vs)
+            for m in ("model", "mixture")]
+    report = EvalReport(rows=rows)
+    lines = report.to_text().splitlines()
+    assert lines[0].rstrip().endswith("model 95 % CI")
+    low, high = bootstrap_ci(values["b"])
+    row_b = next(line for line in lines if line.startswith("b "))
+    assert row_b.rstrip().endswith(f"{low:.1f} to {high:.1f}")
+    overall = bootstrap_ci(values["a"] + values["b"])
+    markdown = report.to_markdown().splitlines()
+    assert markdown[0].endswith("| model 95 % CI |")
+    assert markdown[-2].endswith(f"| {overall[0]:.1f} to {overall[1]:.1f} |")  # overall (mean)
+    assert markdown[-1].endswith("| - |")  # no interval for the median row

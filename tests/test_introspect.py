@@ -169,3 +169,80 @@ def test_num_parameters_of_a_module_or_a_part_of_one():
     assert num_parameters(big) == 25_623_941
     with pytest.raises(ValueError, match="nn.Module"):
         num_parameters([torch.zeros(3)])
+
+
+# ----------------------------------------------------------------------------- FiLM traces
+@pytest.mark.parametrize("gamma", [False, True])
+def test_film_trace_records_the_written_out_shifts_and_scales(gamma):
+    from lassnet.introspect import film_trace
+
+    torch.manual_seed(1)
+    net = SeparationNet.from_preset("tiny", condition_dim=16, film_gamma=gamma)
+    mixture = torch.randn(1, 1, 4096) * 0.1
+    e = torch.nn.functional.normalize(torch.randn(1, 16), dim=1)
+    trace = film_trace(net, mixture, e, "encoders.1.blocks.0")
+    # FiLM's single linear layer by hand: out = W e + b, split by the layers' widths, the
+    # β's first, then (with a scale) the γ's.
+    out = e[0] @ net.film.net.weight.detach().T + net.film.net.bias.detach()  # (ΣC or 2ΣC,)
+    sizes = net.film.sizes
+    assert trace.layers == net.film.keys and len(trace.betas) == len(sizes) == 22
+    betas = out[: sum(sizes)].split(sizes)
+    for got, want in zip(trace.betas, betas, strict=True):
+        torch.testing.assert_close(got, want)
+    assert trace.has_gamma is gamma
+    if gamma:
+        for got, want in zip(trace.gammas, out[sum(sizes):].split(sizes), strict=True):
+            torch.testing.assert_close(got, want)
+    else:
+        assert all(g is None for g in trace.gammas)
+    # The layer's maps are the ones capture_feature_maps records in the same forward pass.
+    direct = capture_feature_maps(net, mixture, e, ["encoders.1.blocks.0"])
+    torch.testing.assert_close(trace.maps, direct["encoders.1.blocks.0"][0])
+    assert trace.maps.shape[0] == 16 and trace.layer == "encoders.1.blocks.0"
+    # encoders.1 works at half the resolution of the first level in time and frequency.
+    assert (trace.time_factor, trace.freq_factor) == (2, 2)
+    assert trace.grid == dict(sample_rate=16000, hop_length=512, n_fft=256)
+    assert film_trace(net, mixture, e, "centre").time_factor == 16
+
+
+def test_film_trace_rejects_a_batch_and_unknown_layers(tiny):
+    from lassnet.introspect import film_trace
+
+    with pytest.raises(ValueError, match="one example"):
+        film_trace(tiny, torch.zeros(2, 1, 4096), torch.zeros(2, 16), "centre")
+    with pytest.raises(ValueError, match="no layer named"):
+        film_trace(tiny, torch.zeros(1, 1, 4096), torch.zeros(1, 16), "nowhere")
+    assert not tiny._forward_hooks and not tiny.film._forward_hooks  # hooks removed
+
+
+def test_modality_gap_against_written_out_means():
+    from lassnet.introspect import modality_gap
+
+    torch.manual_seed(0)
+    text = torch.nn.functional.normalize(torch.randn(6, 5), dim=1)
+    audio = torch.nn.functional.normalize(torch.randn(4, 5), dim=1)
+    tl, al = ["a", "a", "a", "b", "b", "b"], ["a", "a", "b", "b"]
+    gap = modality_gap(text, tl, audio, al)
+    # By hand: every pair, listed.
+    def mean(pairs):
+        return sum(pairs) / len(pairs)
+    t_same = [float(text[i] @ text[j]) for i in range(6) for j in range(6)
+              if i != j and tl[i] == tl[j]]
+    cross_same = [float(audio[i] @ text[j]) for i in range(4) for j in range(6) if al[i] == tl[j]]
+    cross_other = [float(audio[i] @ text[j]) for i in range(4) for j in range(6)
+                   if al[i] != tl[j]]
+    assert gap["text_same"] == pytest.approx(mean(t_same))
+    assert gap["cross_same"] == pytest.approx(mean(cross_same))
+    assert gap["cross_other"] == pytest.approx(mean(cross_other))
+    assert gap["audio_same"] == pytest.approx(
+        (float(audio[0] @ audio[1]) + float(audio[2] @ audio[3])) / 2)
+    assert gap["centroid_distance"] == pytest.approx(
+        float((audio.mean(0) - text.mean(0)).norm()), rel=1e-6)
+    # A clip that *is* its caption closes the gap.
+    same = modality_gap(text, tl, text, tl)
+    assert same["centroid_distance"] == pytest.approx(0.0, abs=1e-12)
+    assert same["cross_other"] == pytest.approx(same["text_other"])
+    with pytest.raises(ValueError, match="share D"):
+        modality_gap(text, tl, torch.zeros(4, 3), al)
+    with pytest.raises(ValueError, match="one label per embedding"):
+        modality_gap(text, tl[:-1], audio, al)

@@ -271,3 +271,87 @@ def test_new_figure_displays_in_a_fresh_kernel_without_touching_pyplot_elsewhere
         out = subprocess.run([sys.executable, "-c", probe.format(setup=setup)],
                              capture_output=True, text=True, check=True)
         assert out.stdout.strip() == expected
+
+
+# ----------------------------------------------------------------------------- FiLM and masks
+def _traces(gamma: bool):
+    from lassnet.introspect import film_trace
+    from lassnet.separator import SeparationNet
+
+    torch.manual_seed(0)
+    net = SeparationNet.from_preset("tiny", condition_dim=8, film_gamma=gamma)
+    mixture = torch.randn(1, 1, 4096) * 0.1
+    e = torch.nn.functional.normalize(torch.randn(2, 8), dim=1)
+    return {q: film_trace(net, mixture, e[k : k + 1], "encoders.1.blocks.0")
+            for k, q in enumerate(["a siren", "rain"])}
+
+
+@pytest.mark.parametrize("gamma", [False, True])
+def test_plot_film_shifts_draws_every_channel_per_query(gamma):
+    from lassnet.plot import plot_film_shifts
+
+    traces = _traces(gamma)
+    fig = plot_film_shifts(traces)
+    axes = fig.axes
+    assert len(axes) == (2 if gamma else 1)
+    lines = [ln for ln in axes[0].get_lines() if len(ln.get_xdata()) > 2]
+    assert len(lines) == 2
+    np.testing.assert_allclose(lines[0].get_ydata(), torch.cat(traces["a siren"].betas).numpy())
+    assert len(axes[-1].get_xticks()) == 22  # one tick per conditioned layer
+    labels = [t.get_text() for t in axes[-1].get_xticklabels()]
+    assert labels[:3] == ["enc0.bn1", "enc0.bn2", "enc1.bn1"] and "dec0.norm" in labels
+    with pytest.raises(ValueError, match="must not be empty"):
+        plot_film_shifts({})
+
+
+def test_plot_feature_change_picks_the_channels_that_change_most():
+    from lassnet.plot import plot_feature_change
+
+    traces = _traces(False)
+    a, b = traces.values()
+    change = (a.maps - b.maps).abs().mean(dim=(1, 2)) / a.maps.abs().mean(dim=(1, 2))
+    fig = plot_feature_change(traces, channels=3)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title().startswith("channel")]
+    shown = [int(t.split(",")[0].split()[1]) for t in titles[::2]]
+    assert shown == change.argsort(descending=True)[:3].tolist()
+    diff = [ax for ax in fig.axes if ax.get_title().startswith("difference")][0]
+    c = shown[0]
+    np.testing.assert_allclose(diff.images[0].get_array(), (a.maps[c] - b.maps[c]).numpy().T,
+                               rtol=1e-6)
+    with pytest.raises(ValueError, match="exactly two"):
+        plot_feature_change({"a": a})
+
+
+def test_plot_mask_comparison_marks_real_masks():
+    from lassnet.plot import plot_mask_comparison
+
+    mask = torch.rand(20, 257)
+    columns = [{"title": "model", "mask": mask, "angle": torch.zeros(20, 257)},
+               {"title": "IRM\nSI-SDRi +3.0 dB", "mask": mask}]
+    fig = plot_mask_comparison(columns, 16000, 256)
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert texts == ["a real mask:\nno rotation"]
+    np.testing.assert_allclose(fig.axes[0].images[0].get_array(), mask.numpy().T)
+    with pytest.raises(ValueError, match="must not be empty"):
+        plot_mask_comparison([], 16000, 256)
+
+
+def test_plot_modality_map_projects_both_sets_together():
+    from lassnet.plot import plot_modality_map
+
+    torch.manual_seed(0)
+    text = torch.nn.functional.normalize(torch.randn(6, 5), dim=1)
+    audio = torch.nn.functional.normalize(torch.randn(4, 5) + 2.0, dim=1)  # a shifted cloud
+    fig = plot_modality_map(text, ["a", "a", "a", "b", "b", "b"], audio, ["a", "a", "b", "b"])
+    ax = fig.axes[0]
+    points = [c.get_offsets() for c in ax.collections if len(c.get_offsets()) > 1]
+    assert [len(p) for p in points] == [6, 4]
+    # The projection is onto the top two principal directions of both sets: the points'
+    # spread equals the two largest singular values squared.
+    both = torch.cat([text, audio]).double()
+    expected = torch.linalg.svdvals(both - both.mean(0))[:2] ** 2
+    xy = np.concatenate(points)
+    np.testing.assert_allclose(sorted(np.linalg.svd(xy, compute_uv=False) ** 2, reverse=True),
+                               expected.numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match="share D"):
+        plot_modality_map(text, ["a"] * 6, torch.zeros(2, 3), ["a", "b"])

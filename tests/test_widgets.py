@@ -124,3 +124,156 @@ def test_picker_reports_an_empty_query(picker):
     assert picker.result is kept and picker.error
     assert "query" in picker.status.value
     assert len(picker.output.outputs) == 2  # the last good result stays on screen
+
+
+# ----------------------------------------------------------------------------- the design
+class _Echo(widgets.Picker):
+    """A picker that renders its state: the smallest use of the design."""
+
+    def __init__(self):
+        self.controls = [widgets.dropdown("colour", "colour", [("red", "r"), ("blue", "b")]),
+                         widgets.text("words", "words", "hello")]
+        super().__init__()
+
+    def render(self, state):
+        if not state["words"].strip():
+            raise ValueError("type some words")
+        return widgets.Panel(f"{state['colour']}", f"said {state['words']}",
+                             [f"<p>{state['colour']}:{state['words']}</p>"], dict(state))
+
+
+def test_picker_design_static_without_a_form(monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda *objs, **kw: shown.extend(objs))
+    picker = _Echo()
+    panels = picker.static([{"colour": "b"}, {"words": "bye"}])
+    assert [p.result for p in panels] == [{"colour": "b", "words": "hello"},
+                                          {"colour": "r", "words": "bye"}]
+    assert [type(o).__name__ for o in shown] == ["Markdown", "HTML", "HTML"] * 2
+    assert shown[0].data == "**b** said hello" and shown[1].data == "<p>b:hello</p>"
+    assert not picker._built  # static pages never build the ipywidgets form
+    with pytest.raises(ValueError, match="no control named 'size'"):
+        picker.static([{"size": 3}], show=False)
+    with pytest.raises(ValueError, match="at least one option"):
+        widgets.dropdown("empty", "empty", [])
+
+
+def test_picker_design_form_renders_the_current_state():
+    pytest.importorskip("ipywidgets")
+    picker = _Echo()
+    picker.colour.value = "b"
+    picker.words.value = "again"
+    assert picker.state == {"colour": "b", "words": "again"}
+    picker.button.click()
+    assert picker.panel.result == {"colour": "b", "words": "again"}
+    assert picker.output.outputs[0]["data"]["text/html"] == "<p>b:again</p>"
+    assert picker.status.value == "said again"
+    picker.words.value = " "
+    picker.button.click()
+    assert picker.error == "type some words" and picker.panel.result["words"] == "again"
+    assert "type some words" in picker.status.value
+
+
+def _kinds(outputs):
+    return ["image/png" if "image/png" in o["data"] else "text/html" for o in outputs]
+
+
+# ----------------------------------------------------------------------------- chapter 3
+def test_film_picker_shows_both_queries_shifts_and_maps(model, mixtures):
+    pytest.importorskip("ipywidgets")
+    from lassnet.introspect import film_trace
+
+    picker = widgets.FiLMPicker(model, mixtures)
+    first = mixtures[0]
+    assert picker.class_a.value == first["label"] and picker.query_a.value == first["caption"]
+    other = first["interferer_labels"][0]
+    assert picker.class_b.value == other and picker.query_b.value == picker.captions[other][0]
+    picker.layer.value = "decoders.0.blocks.0"
+    picker.button.click()
+    assert picker.error is None
+    assert _kinds(picker.output.outputs) == ["image/png", "image/png", "text/html"]
+    assert picker.output.outputs[2]["data"]["text/html"].count("<audio") == 3
+    traces = picker.panel.result["traces"]
+    assert list(traces) == [first["caption"], picker.captions[other][0]]
+    # The picker shows what film_trace records for each query's embedding.
+    length = first["mixture"].shape[-1]
+    x = torch.nn.functional.pad(first["mixture"], (0, -length % 256))[None]
+    direct = film_trace(model.separator, x, model.embed([first["caption"]]),
+                        "decoders.0.blocks.0")
+    got = traces[first["caption"]]
+    assert got.layer == "decoders.0.blocks.0" and got.has_gamma is False
+    torch.testing.assert_close(got.maps, direct.maps)
+    torch.testing.assert_close(torch.cat(got.betas), torch.cat(direct.betas))
+    assert "cosine similarity" in picker.status.value
+    picker.query_b.value = picker.query_a.value
+    picker.button.click()
+    assert "the same" in picker.error
+
+
+def test_film_picker_static_and_a_bad_layer(model, mixtures):
+    panels = widgets.FiLMPicker(model, mixtures).static(show=False)
+    assert len(panels) == 2 and all(len(p.items) == 3 for p in panels)
+    assert "Mixture 2" in panels[1].title
+    with pytest.raises(ValueError, match="residual blocks"):
+        widgets.FiLMPicker(model, mixtures, layer="encoders.9")
+
+
+# ----------------------------------------------------------------------------- chapter 5
+def test_mask_picker_scores_the_model_and_the_oracles(model, mixtures):
+    from lassnet.evaluate import ORACLES, oracle_separation
+    from lassnet.metrics import si_sdr
+
+    picker = widgets.MaskPicker(model, mixtures)
+    panel = picker.render(picker.full_state({"mixture": 1, "classes": mixtures[1]["label"],
+                                             "query": mixtures[1]["caption"]}))
+    result, scores = panel.result["model"], panel.result["scores"]
+    assert list(scores) == ["model", *ORACLES]
+    assert scores["model"] == pytest.approx(result.scores["si_sdri"], abs=1e-4)
+    mix, tgt = mixtures[1]["mixture"][None], mixtures[1]["target"][None]  # (1, 1, L)
+    stft = model.separator.stft
+    for name in ORACLES:  # on a clip of whole hops, padding changes nothing
+        est = oracle_separation(stft, mix, tgt, name[len("oracle_"):])
+        assert scores[name] == pytest.approx(float(si_sdr(est, tgt) - si_sdr(mix, tgt)),
+                                             abs=1e-3)
+    figure, players = panel.items
+    assert len(figure.axes) >= 8  # 2 rows x 4 columns, and colour bars
+    assert players.count("<audio") == 6  # mixture, model, three oracles, reference
+    assert "phase-sensitive" in panel.status
+    own = picker.render(picker.full_state({"classes": None, "query": "a kettle whistling"}))
+    assert own.result["scores"] == {} and own.items[1].count("<audio") == 2
+    assert "no reference" in own.status
+
+
+# ----------------------------------------------------------------------------- chapter 8
+def test_eval_explorer_scores_are_the_reports(model):
+    pytest.importorskip("ipywidgets")
+    from lassnet.evaluate import evaluate_model
+
+    items = evaluation_mixtures(count=3, n_interferers=2, sample_rate=SR, duration=1.0, seed=5,
+                                return_sources=True)
+    report = evaluate_model(model, mixtures=items, progress=False)
+    explorer = widgets.EvalExplorer(model, items)
+    for kind, method in [("target", "model"), ("wrong", "wrong_query"), ("swap", "query_swap")]:
+        for i in range(len(items)):
+            panel = explorer.render({"classes": items[i]["label"], "mixture": i, "query": kind})
+            # The report scores in float32, the explorer in float64: equal to 0.01 dB.
+            want = report.scores(method, "si_sdri")[i]
+            assert panel.result["scores"]["si_sdri"] == pytest.approx(want, abs=1e-2)
+            assert panel.result["scores"]["sdri"] == pytest.approx(
+                report.scores(method, "sdri")[i], abs=1e-2)
+            if method == "model":
+                assert panel.result["scores"]["sir"] == pytest.approx(
+                    report.scores("model", "sir")[i], abs=1e-2)
+    swap = explorer.render({"classes": items[0]["label"], "mixture": 0, "query": "swap"})
+    torch.testing.assert_close(swap.result["reference"], items[0]["interferers"][0])
+    assert "SIR" in swap.status and swap.items[1].count("<audio") == 4
+    # Picking a class narrows the mixtures to that class's.
+    label = items[2]["label"]
+    explorer.classes.value = label
+    assert [v for _, v in explorer.mixture.options] == [
+        i for i, it in enumerate(items) if it["label"] == label]
+    explorer.button.click()
+    assert explorer.panel.result["caption"] == items[explorer.mixture.value]["caption"]
+    assert len(explorer.static(show=False)) == 3
+    with pytest.raises(ValueError, match="return_sources=True"):
+        widgets.EvalExplorer(model, evaluation_mixtures(count=1, sample_rate=SR, duration=1.0))
