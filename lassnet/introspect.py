@@ -533,14 +533,7 @@ def modality_gap(text, text_labels, audio, audio_labels) -> dict[str, float]:
     centres, ``‖mean(audio) − mean(text)‖`` (the measure of Liang et al., 2022; 0 when the
     two clouds are centred at the same point, at most 2). Taught in chapter 4 (QueryNet).
     """
-    t = torch.as_tensor(text, dtype=torch.float64)
-    a = torch.as_tensor(audio, dtype=torch.float64)
-    if t.dim() != 2 or a.dim() != 2 or t.shape[1] != a.shape[1]:
-        raise ValueError(f"text (N_t, D) and audio (N_a, D) must share D, got "
-                         f"{tuple(t.shape)} and {tuple(a.shape)}")
-    if len(text_labels) != t.shape[0] or len(audio_labels) != a.shape[0]:
-        raise ValueError("give one label per embedding: len(text_labels) == N_t and "
-                         "len(audio_labels) == N_a")
+    t, a = _embedding_sets(text, audio, text_labels, audio_labels)
     names = sorted(set(text_labels) | set(audio_labels))
     tl = torch.tensor([names.index(x) for x in text_labels])
     al = torch.tensor([names.index(x) for x in audio_labels])
@@ -562,3 +555,18 @@ def modality_gap(text, text_labels, audio, audio_labels) -> dict[str, float]:
     return {"text_same": text_same, "audio_same": audio_same, "cross_same": cross_same,
             "text_other": text_other, "audio_other": audio_other, "cross_other": cross_other,
             "centroid_distance": float((a.mean(0) - t.mean(0)).norm())}
+
+
+def _embedding_sets(text, audio, text_labels, audio_labels) -> tuple[torch.Tensor, torch.Tensor]:
+    """``text`` ``(N_t, D)`` and ``audio`` ``(N_a, D)`` embeddings as float64 tensors, checked
+    to share ``D`` and to have one label each (for :func:`modality_gap` and
+    :func:`lassnet.plot.plot_modality_map`)."""
+    t = torch.as_tensor(text, dtype=torch.float64)
+    a = torch.as_tensor(audio, dtype=torch.float64)
+    if t.dim() != 2 or a.dim() != 2 or t.shape[1] != a.shape[1]:
+        raise ValueError(f"text (N_t, D) and audio (N_a, D) must share D, got "
+                         f"{tuple(t.shape)} and {tuple(a.shape)}")
+    if len(text_labels) != t.shape[0] or len(audio_labels) != a.shape[0]:
+        raise ValueError("give one label per embedding: len(text_labels) == N_t and "
+                         "len(audio_labels) == N_a")
+    return t, a

@@ -491,13 +491,9 @@ def plot_modality_map(text, text_labels, audio, audio_labels, ax=None) -> Figure
     modalities only if the gap is one of them; :func:`lassnet.introspect.modality_gap`
     measures it in all ``D`` dimensions. Returns the figure (taught in chapter 4, QueryNet).
     """
-    t = torch.as_tensor(text, dtype=torch.float64)
-    a = torch.as_tensor(audio, dtype=torch.float64)
-    if t.dim() != 2 or a.dim() != 2 or t.shape[1] != a.shape[1]:
-        raise ValueError(f"text (N_t, D) and audio (N_a, D) must share D, got "
-                         f"{tuple(t.shape)} and {tuple(a.shape)}")
-    if len(text_labels) != t.shape[0] or len(audio_labels) != a.shape[0]:
-        raise ValueError("give one label per embedding")
+    from .introspect import _embedding_sets
+
+    t, a = _embedding_sets(text, audio, text_labels, audio_labels)
     both = torch.cat([t, a])  # (N_t + N_a, D)
     centre = both.mean(0)
     _, _, v = torch.linalg.svd(both - centre, full_matrices=False)  # rows of v: directions
