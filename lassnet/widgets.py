@@ -343,24 +343,10 @@ def _quoted(query: str, width: int = 40) -> str:
 
 
 # ----------------------------------------------------------------------------- introduction
-class QueryPicker(Picker):
-    """An ipywidgets query picker for a :class:`~lassnet.model.LASSModel` (the introduction).
-
-    A mixture dropdown (``mixtures``: items of :func:`lassnet.data.evaluation_mixtures` with
-    ``return_sources=True``; default four of the test split), a class dropdown (picking a
-    class fills the query box with one of its captions), a free-text query box and a
-    "Separate" button. A click separates the chosen mixture by the query
-    (:meth:`LASSModel.inspect <lassnet.model.LASSModel.inspect>`) and shows
-    :func:`lassnet.plot.plot_separation`'s figure and the :func:`audio_players` below. The
-    reference is the chosen class's sound in the mixture; editing the query into something
-    that is not a caption of that class resets the class to "your own words" (no reference).
-
-    Display the picker as the last expression of a cell (or ``display(picker.widget)``).
-    Controls: ``mixture``, ``classes``, ``query``; ``result`` is the last
-    :class:`~lassnet.model.Separation` shown. :func:`static_demo` is its static form.
-    """
-
-    button_label = "Separate"
+class _MixtureQueryPicker(Picker):
+    """A picker whose controls are a mixture, a class and a query (the class menu fills the
+    query box with one of its captions): the :class:`QueryPicker`'s and the
+    :class:`MaskPicker`'s."""
 
     def __init__(self, model, mixtures: Sequence[dict] | None = None, captions=None):
         self.model = model
@@ -379,6 +365,26 @@ class QueryPicker(Picker):
         ]
         self.links = {"classes": "query"}
         super().__init__()
+
+
+class QueryPicker(_MixtureQueryPicker):
+    """An ipywidgets query picker for a :class:`~lassnet.model.LASSModel` (the introduction).
+
+    A mixture dropdown (``mixtures``: items of :func:`lassnet.data.evaluation_mixtures` with
+    ``return_sources=True``; default four of the test split), a class dropdown (picking a
+    class fills the query box with one of its captions), a free-text query box and a
+    "Separate" button. A click separates the chosen mixture by the query
+    (:meth:`LASSModel.inspect <lassnet.model.LASSModel.inspect>`) and shows
+    :func:`lassnet.plot.plot_separation`'s figure and the :func:`audio_players` below. The
+    reference is the chosen class's sound in the mixture; editing the query into something
+    that is not a caption of that class resets the class to "your own words" (no reference).
+
+    Display the picker as the last expression of a cell (or ``display(picker.widget)``).
+    Controls: ``mixture``, ``classes``, ``query``; ``result`` is the last
+    :class:`~lassnet.model.Separation` shown. :func:`static_demo` is its static form.
+    """
+
+    button_label = "Separate"
 
     @property
     def result(self) -> Separation | None:
@@ -543,7 +549,7 @@ _ORACLE_TITLES = {"oracle_irm": "ideal ratio mask", "oracle_psm": "phase-sensiti
                   "oracle_iam_phase": "amplitude mask + ideal rotation"}
 
 
-class MaskPicker(Picker):
+class MaskPicker(_MixtureQueryPicker):
     """The trained model's masks beside the oracle masks (chapter 5).
 
     Controls: ``mixture``, ``classes`` and ``query`` (as the :class:`QueryPicker`'s). A
@@ -556,23 +562,6 @@ class MaskPicker(Picker):
     """
 
     button_label = "Separate"
-
-    def __init__(self, model, mixtures: Sequence[dict] | None = None, captions=None):
-        self.model = model
-        self.mixtures = list(mixtures) if mixtures is not None else _demo_mixtures(
-            model.sample_rate)
-        if not self.mixtures:
-            raise ValueError("need at least one mixture")
-        self.captions = dict(CAPTIONS if captions is None else captions)
-        first = self.mixtures[0]["label"]
-        self.controls = [
-            dropdown("mixture", "mixture", _mixture_options(self.mixtures), 0, width="32em"),
-            dropdown("classes", "class", self.class_options(), first),
-            text("query", "query", self.captions[first][0],
-                 placeholder="describe the sound to extract"),
-        ]
-        self.links = {"classes": "query"}
-        super().__init__()
 
     def render(self, state: Mapping[str, Any]) -> Panel:
         from .evaluate import oracle_masks
