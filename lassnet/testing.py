@@ -39,6 +39,9 @@ from torch import nn
 from .query.base import QueryEncoder
 
 __all__ = [
+    "laion_clap_tiny",
+    "released_clap_state",
+    "report_with_scores",
     "CountingEncoder",
     "FixedQueries",
     "LetterEncoder",
@@ -344,3 +347,51 @@ def audiosep_reference_forward(
     out_mag = F.relu(mag * m_mag)
     wave = istft(out_mag * out_cos, out_mag * out_sin, mixture.shape[-1])
     return wave[:, None, :]
+
+
+def laion_clap_tiny():
+    """laion-clap's own ``CLAP_Module`` (HTSAT-tiny audio tower) with weights drawn from
+    ``torch.manual_seed(0)``, built offline: the reference the CLAP tests compare lassnet
+    with. The working directory must hold the ``roberta-base/`` folder that
+    :func:`write_random_roberta` writes. Returned in eval mode."""
+    import warnings
+
+    from ._compat.laion_clap import hub_offline
+
+    with hub_offline():  # importing laion_clap would fetch tokenizers from the hub
+        import laion_clap
+
+        torch.manual_seed(0)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*meshgrid.*")
+            module = laion_clap.CLAP_Module(enable_fusion=False, amodel="HTSAT-tiny",
+                                            device="cpu")
+    return module.eval()
+
+
+def released_clap_state(module) -> dict[str, torch.Tensor]:
+    """``module``'s weights laid out as LAION's released CLAP files hold them: every key
+    under ``module.``, plus the ``position_ids`` buffer (514 positions) that current
+    transformers no longer keeps."""
+    import collections
+
+    released = collections.OrderedDict(
+        ("module." + k, v) for k, v in module.model.state_dict().items())
+    released["module.text_branch.embeddings.position_ids"] = torch.arange(514)[None]
+    return released
+
+
+def report_with_scores(scores: dict[str, dict[str, float]], sample_rate: int = 16000):
+    """An :class:`~lassnet.evaluate.EvalReport` in which class ``label`` scores
+    ``value ± 1`` dB (two mixtures) for each ``method: value`` of ``scores[label]``, on every
+    metric: a report with known means for testing what reads reports (tables, figures)."""
+    from .evaluate import EvalReport
+
+    report = EvalReport(sample_rate=sample_rate)
+    for i, (label, by_method) in enumerate(scores.items()):
+        for method, value in by_method.items():
+            for j, delta in enumerate((-1.0, 1.0)):
+                report.rows.append(dict(index=2 * i + j, label=label, caption=label,
+                                        method=method, sdr=value + delta, si_sdr=value + delta,
+                                        sdri=value + delta, si_sdri=value + delta))
+    return report

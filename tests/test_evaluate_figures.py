@@ -7,20 +7,14 @@ from matplotlib.figure import Figure
 
 from lassnet.evaluate import EvalReport, active_fraction
 from lassnet.plot import plot_example, plot_per_class
+from lassnet.testing import report_with_scores
 
 
 def _report() -> EvalReport:
-    report = EvalReport(sample_rate=16000)
-    scores = {"siren": {"model": 12.0, "oracle_irm": 20.0, "mixture": 0.0, "wrong_query": -9.0},
-              "clock_ticking": {"model": 2.0, "oracle_irm": 18.0, "mixture": 0.0,
-                                "wrong_query": -15.0}}
-    for i, (label, by_method) in enumerate(scores.items()):
-        for method, value in by_method.items():
-            for j, delta in enumerate((-1.0, 1.0)):
-                report.rows.append(dict(index=2 * i + j, label=label, caption=label,
-                                        method=method, sdr=value + delta, si_sdr=value + delta,
-                                        sdri=value + delta, si_sdri=value + delta))
-    return report
+    return report_with_scores(
+        {"siren": {"model": 12.0, "oracle_irm": 20.0, "mixture": 0.0, "wrong_query": -9.0},
+         "clock_ticking": {"model": 2.0, "oracle_irm": 18.0, "mixture": 0.0,
+                           "wrong_query": -15.0}})
 
 
 def test_plot_per_class_bars_sorted_by_model():

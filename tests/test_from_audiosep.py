@@ -13,7 +13,6 @@ Building the CLAP models takes about 20 s on a 2-core CPU, once per run.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import hashlib
 import http.server
@@ -33,7 +32,13 @@ from lassnet.cli import main
 from lassnet.data import DownloadError
 from lassnet.evaluate import audiosep_mix, evaluate_audiosep_list, read_audiosep_list
 from lassnet.model import LASSModel
-from lassnet.testing import audiosep_reference_forward, audiosep_state_dict, write_random_roberta
+from lassnet.testing import (
+    audiosep_reference_forward,
+    audiosep_state_dict,
+    laion_clap_tiny,
+    released_clap_state,
+    write_random_roberta,
+)
 
 pytest.importorskip("transformers")
 pytest.importorskip("torchlibrosa.stft")
@@ -54,24 +59,12 @@ def _chirp(seconds: float, f0: float, seed: int) -> torch.Tensor:
 
 @pytest.fixture(scope="module")
 def audiosep(tmp_path_factory):
-    from lassnet._compat.laion_clap import hub_offline
-
     folder = tmp_path_factory.mktemp("audiosep")
     write_random_roberta(folder, CAPTIONS)
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(folder)
-        with hub_offline():
-            import laion_clap
-
-            torch.manual_seed(0)
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=".*meshgrid.*")
-                reference = laion_clap.CLAP_Module(enable_fusion=False, amodel="HTSAT-tiny",
-                                                   device="cpu")
-        reference.eval()
-        released = collections.OrderedDict(
-            ("module." + k, v) for k, v in reference.model.state_dict().items())
-        released["module.text_branch.embeddings.position_ids"] = torch.arange(514)[None]
+        reference = laion_clap_tiny()
+        released = released_clap_state(reference)
         clap_path = folder / "clap.pt"
         torch.save({"epoch": 15, "state_dict": released}, clap_path)
         sd = audiosep_state_dict(seed=3)

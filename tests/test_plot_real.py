@@ -3,20 +3,10 @@
 import pytest
 from matplotlib.figure import Figure
 
-from lassnet.evaluate import EvalReport
 from lassnet.plot import plot_per_class_comparison
+from lassnet.testing import report_with_scores
 
-
-def _report(scores: dict) -> EvalReport:
-    """A report whose class ``label`` scores ``value ± 1`` dB (two mixtures) per method."""
-    report = EvalReport(sample_rate=16000)
-    for i, (label, by_method) in enumerate(scores.items()):
-        for method, value in by_method.items():
-            for j, delta in enumerate((-1.0, 1.0)):
-                report.rows.append(dict(index=2 * i + j, label=label, caption=label,
-                                        method=method, sdr=value + delta, si_sdr=value + delta,
-                                        sdri=value + delta, si_sdri=value + delta))
-    return report
+_report = report_with_scores  # class label: value ± 1 dB (two mixtures) per method
 
 
 IN = _report({"siren": {"model": 12.0, "oracle_iam_phase": 26.0},

@@ -10,22 +10,19 @@ a 2-core CPU, once per run); the others take a second together.
 
 from __future__ import annotations
 
-import collections
 import importlib.util
 import math
 import os
 import sys
-import warnings
 
 import numpy as np
 import pytest
 import torch
 
 from lassnet import query
-from lassnet._compat.laion_clap import hub_offline
 from lassnet.checkpoint import CheckpointError
 from lassnet.query import clap as clap_backend
-from lassnet.testing import write_random_roberta
+from lassnet.testing import laion_clap_tiny, released_clap_state, write_random_roberta
 
 pytest.importorskip("transformers")
 pytest.importorskip("tokenizers")
@@ -50,20 +47,9 @@ def clap_env(tmp_path_factory):
     write_random_roberta(folder, CAPTIONS)
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(folder)
-        # importing laion_clap fetches tokenizers from the hub; stay offline
-        with hub_offline():
-            import laion_clap
-
-            torch.manual_seed(0)
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=".*meshgrid.*")
-                reference = laion_clap.CLAP_Module(enable_fusion=False, amodel="HTSAT-tiny",
-                                                   device="cpu")
-        reference.eval()
+        reference = laion_clap_tiny()
         weights = reference.model.state_dict()
-        released = collections.OrderedDict(("module." + k, v) for k, v in weights.items())
-        # what the released files carry and current transformers no longer has
-        released["module.text_branch.embeddings.position_ids"] = torch.arange(514)[None]
+        released = released_clap_state(reference)
         released_path = folder / "released.pt"
         torch.save({"epoch": 15, "state_dict": released, "esc": np.float64(0.8998)},
                    released_path)
