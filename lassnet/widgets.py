@@ -8,7 +8,8 @@ Every picker is built from one small design, :class:`Picker`:
   dropdown to a query box so that picking a class fills in one of its captions;
 * :meth:`Picker.render` turns one **state** (``{control name: value}``) into a
   :class:`Panel`: a title, a one-line status (a score, or why there is none), and the items
-  to show (matplotlib figures and HTML such as :func:`audio_players`);
+  to show (:class:`Shown` figures, each with its alternative text, and HTML such as
+  :func:`audio_players`);
 * in Jupyter the picker is an ipywidgets form (its controls, a button, the status line and
   an output area): a click renders the current state into the output;
 * :meth:`Picker.static` renders the same panels for a few fixed states as images and
@@ -54,8 +55,12 @@ __all__ = [
     "text",
     "Panel",
     "Picker",
+    "Player",
+    "player",
     "players",
     "audio_players",
+    "figure_html",
+    "Shown",
     "show_separation",
     "default_examples",
     "static_demo",
@@ -78,19 +83,65 @@ def _demo_mixtures(sample_rate: int) -> list[dict]:
 
 
 # ----------------------------------------------------------------------------- players
-def players(clips: Sequence[tuple[str, torch.Tensor]], sample_rate: int) -> str:
-    """HTML: one labelled audio player per ``(name, wave (L,))``, all at one gain (the
-    loudest clip peaks at 0.9), so that what is quieter sounds quieter."""
+def _wav_src(wave, sample_rate: int, normalize: bool = True) -> str:
+    """A ``data:audio/wav;base64,…`` address for ``wave`` ((L,) or (C, L), numpy or torch)."""
     from IPython.display import Audio
 
+    if isinstance(wave, torch.Tensor):
+        wave = wave.detach().cpu().numpy()
+    return Audio(wave, rate=sample_rate, normalize=normalize).src_attr()
+
+
+def _audio_tag(src: str, label: str) -> str:
+    """An ``<audio>`` element whose accessible name is ``label`` (screen readers say it)."""
+    name = html.escape(label, quote=True)
+    return (f'<audio controls preload="none" aria-label="{name}" title="{name}">'
+            f'<source src="{src}" type="audio/wav">your browser cannot play audio</audio>')
+
+
+@dataclass
+class Player:
+    """One labelled audio player (:func:`player`): ``label`` is shown above the player and is
+    its accessible name; ``html`` is the markup (a ``<figure>`` with a ``<figcaption>``).
+    Displayed as the last expression of a notebook cell."""
+
+    label: str
+    html: str
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+
+def player(wave, sample_rate: int, label: str, normalize: bool = True) -> Player:
+    """A labelled audio player for ``wave`` ((L,) mono or (C, L), numpy or torch).
+
+    Unlike ``IPython.display.Audio`` alone, the player says what is playing, on the page
+    (a caption above it) and to a screen reader (the ``<audio>`` element's accessible name):
+    "mixture", "estimate for “a siren wailing”", "reference: siren". ``normalize`` (default,
+    as ``Audio``'s) scales the clip to full level; ``False`` plays it as it is (values in
+    [-1, 1]). Every chapter's players are made by this function or :func:`players`."""
+    label = str(label).strip()
+    if not label:
+        raise ValueError("a player needs a label saying what is playing, e.g. 'mixture'")
+    markup = ('<figure class="lassnet-player" style="margin:0.4em 0">'
+              f'<figcaption style="font-size:90%">{html.escape(label)}</figcaption>'
+              f'{_audio_tag(_wav_src(wave, sample_rate, normalize), label)}</figure>')
+    return Player(label, markup)
+
+
+def players(clips: Sequence[tuple[str, torch.Tensor]], sample_rate: int) -> str:
+    """HTML: one labelled audio player per ``(name, wave (L,))``, all at one gain (the
+    loudest clip peaks at 0.9), so that what is quieter sounds quieter. Each name is shown
+    beside its player and is the player's accessible name."""
     peak = max((float(w.abs().max()) for _, w in clips), default=0.0)
     gain = 0.9 / peak if peak > 0 else 1.0
     rows = []
     for name, wave in clips:
-        player = Audio((wave * gain).clamp(-1, 1).numpy(), rate=sample_rate, normalize=False)
+        src = _wav_src((wave * gain).clamp(-1, 1), sample_rate, normalize=False)
         rows.append(
-            '<tr><td style="padding:0 1em 0 0; text-align:left; vertical-align:middle; '
-            f'width:16em"><b>{html.escape(name)}</b></td><td>{player._repr_html_()}</td></tr>'
+            '<tr><th scope="row" style="padding:0 1em 0 0; text-align:left; '
+            f'vertical-align:middle; width:16em">{html.escape(name)}</th>'
+            f'<td>{_audio_tag(src, name)}</td></tr>'
         )
     return ('<table class="lassnet-players" style="margin:0.5em 0; border:none">'
             f'{"".join(rows)}</table>')
@@ -106,12 +157,21 @@ def audio_players(result: Separation) -> str:
     return players(clips, result.sample_rate)
 
 
-def show_separation(result: Separation) -> None:
-    """Display the figure of :func:`lassnet.plot.plot_separation` (as a PNG image) and the
-    :func:`audio_players`."""
-    from IPython.display import HTML, Image, display
+def _separation_alt(result: Separation) -> str:
+    parts = ["mixture", f"estimate for the query “{result.query}”"]
+    if result.reference is not None:
+        parts.append("reference")
+    return (f"Spectrograms of the {', '.join(parts)} and the model's magnitude mask and phase "
+            f"rotation, frequency against time; where the mask is bright the estimate keeps "
+            f"the mixture's energy.")
 
-    display(Image(data=_png(plot_separation(result))))
+
+def show_separation(result: Separation) -> None:
+    """Display the figure of :func:`lassnet.plot.plot_separation` (with alternative text
+    describing it) and the :func:`audio_players`."""
+    from IPython.display import HTML, display
+
+    display(HTML(figure_html(plot_separation(result), _separation_alt(result))))
     display(HTML(audio_players(result)))
 
 
@@ -120,6 +180,43 @@ def _png(fig: Figure, dpi: int = 100) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
+
+
+def figure_html(fig: Figure, alt: str, caption: str = "", dpi: int = 100) -> str:
+    """HTML: ``fig`` as an embedded PNG image with alternative text ``alt`` (what the figure
+    shows, in words, for readers who cannot see it) and an optional visible ``caption``, in a
+    ``<figure>``. The pickers' panels show their figures this way, in Jupyter and on the
+    book's static pages. The figure is closed afterwards."""
+    import base64
+
+    import matplotlib.pyplot as plt
+
+    alt = " ".join(str(alt).split())
+    if not alt:
+        raise ValueError("a figure needs alternative text saying what it shows")
+    data = base64.b64encode(_png(fig, dpi)).decode("ascii")
+    plt.close(fig)
+    cap = (f'<figcaption style="font-size:90%">{html.escape(caption)}</figcaption>'
+           if caption else "")
+    return ('<figure class="lassnet-figure" style="margin:0.5em 0">'
+            f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}" '
+            f'style="max-width:100%">{cap}</figure>')
+
+
+@dataclass
+class Shown:
+    """A figure of a :class:`Panel` with its alternative text (:func:`figure_html`)."""
+
+    figure: Figure
+    alt: str
+
+
+def _item_html(item) -> str:
+    if isinstance(item, Shown):
+        return figure_html(item.figure, item.alt)
+    if isinstance(item, Figure):
+        raise TypeError("a panel's figure needs alternative text: wrap it as Shown(fig, alt)")
+    return item
 
 
 # ----------------------------------------------------------------------------- the design
@@ -157,8 +254,9 @@ def text(name: str, label: str, value: str = "", placeholder: str = "",
 @dataclass
 class Panel:
     """What a picker shows for one state: ``title`` (a heading on static pages), ``status``
-    (one line of plain text: a score, or why there is none), ``items`` (figures and HTML
-    strings, in order) and ``result`` (what the picker computed, for code and tests)."""
+    (one line of plain text: a score, or why there is none), ``items`` (:class:`Shown`
+    figures, each with alternative text, and HTML strings, in order) and ``result`` (what
+    the picker computed, for code and tests)."""
 
     title: str
     status: str
@@ -225,7 +323,7 @@ class Picker:
         """Render ``states`` (default :meth:`default_states`) and, unless ``show=False``,
         display each panel: its title and status, its figures as PNG images, its HTML. For
         pages where no kernel runs the widget. Returns the panels."""
-        from IPython.display import HTML, Image, Markdown, display
+        from IPython.display import HTML, Markdown, display
 
         panels = [self.render(self.full_state(s)) for s in
                   (self.default_states() if states is None else states)]
@@ -234,7 +332,7 @@ class Picker:
                 display(Markdown(f"**{panel.title}**" + (f" {panel.status}" if panel.status
                                                           else "")))
                 for item in panel.items:
-                    display(Image(data=_png(item)) if isinstance(item, Figure) else HTML(item))
+                    display(HTML(_item_html(item)))
                 display(HTML("<hr>"))
         return panels
 
@@ -307,7 +405,7 @@ class Picker:
         """What the button does: render the current state into the output area; a
         ``ValueError`` (an empty query, say) is shown in the status line instead, and the last
         good panel stays."""
-        from IPython.display import HTML, Image
+        from IPython.display import HTML
 
         self._build()
         self.status.value = "<i>working…</i>"
@@ -322,8 +420,7 @@ class Picker:
         self.status.value = html.escape(panel.status)
         self.output.outputs = ()
         for item in panel.items:
-            self.output.append_display_data(
-                Image(data=_png(item)) if isinstance(item, Figure) else HTML(item))
+            self.output.append_display_data(HTML(_item_html(item)))
         return panel
 
     def _ipython_display_(self) -> None:
@@ -402,7 +499,8 @@ class QueryPicker(_MixtureQueryPicker):
                   "no reference for this query: listen and look")
         return Panel(f"Mixture {index + 1} ({describe_mixture(item)}), query "
                      f"“{result.query}”.", status,
-                     [plot_separation(result), audio_players(result)], result)
+                     [Shown(plot_separation(result), _separation_alt(result)),
+                      audio_players(result)], result)
 
     def default_states(self) -> list[dict]:
         return [self.full_state({"mixture": i, "query": q, "classes": c})
@@ -527,7 +625,15 @@ class FiLMPicker(Picker):
                                        for q, e in estimates.items()]
         return Panel(f"Mixture {state['mixture'] + 1} ({describe_mixture(item)}): "
                      f"{_quoted(queries[0])} against {_quoted(queries[1])}.", status,
-                     [plot_film_shifts(traces), plot_feature_change(traces),
+                     [Shown(plot_film_shifts(traces),
+                            f"FiLM's shift β (and scale γ) of every conditioned layer, channel "
+                            f"by channel, for {_quoted(queries[0])} and {_quoted(queries[1])}: "
+                            f"where the two queries' values differ, the query changes the "
+                            f"layer."),
+                      Shown(plot_feature_change(traces),
+                            f"Feature maps of {state['layer']} under each query and their "
+                            f"difference, frequency against time; bright areas of the "
+                            f"difference are what the query switched on or off."),
                       players(clips, net.config.sample_rate)],
                      {"traces": traces, "estimates": estimates})
 
@@ -603,7 +709,10 @@ class MaskPicker(_MixtureQueryPicker):
         else:
             status = "no reference for this query: the oracles need the true sound"
         n_fft = int(round(sr / float(result.freqs[1] - result.freqs[0])))
-        figure = plot_mask_comparison(columns, sr, result.hop_length, n_fft)
+        figure = Shown(plot_mask_comparison(columns, sr, result.hop_length, n_fft),
+                       "Magnitude masks (top row) and phase rotations (bottom row), frequency "
+                       "against time, of " + ", ".join(
+                           c["title"].replace("\n", ", ") for c in columns) + ".")
         return Panel(f"Mixture {state['mixture'] + 1} ({describe_mixture(item)}), query "
                      f"“{result.query}”.", status, [figure, players(clips, sr)],
                      {"model": result, "scores": scores, "oracles": oracles})
@@ -705,7 +814,9 @@ class EvalExplorer(Picker):
                  f"reference: {_pretty(name)}": r, "residual: estimate − reference": e - r}
         title = (f"Mixture {index + 1} ({describe_mixture(item)}), "
                  f"{next(t for t, v in self.QUERIES if v == kind)}.")
-        figure = plot_example(waves, sr, panel_size=(3.2, 2.5))
+        figure = Shown(plot_example(waves, sr, panel_size=(3.2, 2.5)),
+                       "Spectrograms on one colour scale, frequency against time, of the "
+                       + ", ".join(waves) + f". {status}.")
         return Panel(title, status, [figure, players(list(waves.items()), sr)],
                      {"scores": scores, "estimate": e, "reference": r, "caption": caption})
 

@@ -4,6 +4,8 @@ test_data_mixtures.py, LASSModel.inspect in test_model.py, plot_separation in te
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -38,6 +40,50 @@ def test_audio_players(model, mixtures):
     assert "reference: target" in html  # no label given
     bare = model.inspect(item["mixture"], "a bell")
     assert widgets.audio_players(bare).count("<audio") == 2
+    # every player's accessible name says what it plays (and is escaped)
+    assert 'aria-label="mixture"' in html and 'aria-label="reference: target"' in html
+    assert 'aria-label="estimate: “a &lt;b&gt;bell&lt;/b&gt; &amp; more”"' in html
+
+
+def test_player_is_labelled_and_plays_the_wave():
+    import base64
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    wave = 0.5 * torch.sin(torch.linspace(0, 200, SR // 4))
+    shown = widgets.player(wave, SR, "a sine, <quiet>")
+    markup = shown._repr_html_()
+    assert "<figcaption" in markup and "a sine, &lt;quiet&gt;</figcaption>" in markup
+    assert 'aria-label="a sine, &lt;quiet&gt;"' in markup and markup.count("<audio") == 1
+    data = re.search(r'src="data:audio/wav;base64,([^"]+)"', markup).group(1)
+    decoded, rate = sf.read(io.BytesIO(base64.b64decode(data)))
+    assert rate == SR and decoded.shape == (SR // 4,)
+    np.testing.assert_allclose(decoded, wave.numpy() / wave.abs().max().item(), atol=1e-4)
+    as_is = widgets.player(wave.numpy(), SR, "as is", normalize=False)._repr_html_()
+    data = re.search(r'base64,([^"]+)"', as_is).group(1)
+    np.testing.assert_allclose(sf.read(io.BytesIO(base64.b64decode(data)))[0], wave.numpy(),
+                               atol=1e-4)
+    with pytest.raises(ValueError, match="label"):
+        widgets.player(wave, SR, "  ")
+
+
+def test_figure_html_carries_its_alternative_text():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    markup = widgets.figure_html(fig, 'a rising "line"', caption="Look at the slope")
+    assert 'alt="a rising &quot;line&quot;"' in markup and "data:image/png;base64," in markup
+    assert "<figcaption" in markup and "Look at the slope" in markup
+    assert not plt.fignum_exists(fig.number)  # closed once drawn
+    fig, _ = plt.subplots()
+    with pytest.raises(ValueError, match="alternative text"):
+        widgets.figure_html(fig, " ")
+    with pytest.raises(TypeError, match="Shown"):
+        widgets._item_html(fig)
+    plt.close(fig)
 
 
 def test_static_demo_default_examples(model, mixtures):
@@ -63,8 +109,9 @@ def test_static_demo_displays_figures_and_players(model, mixtures, monkeypatch):
     monkeypatch.setattr("IPython.display.display", lambda *objs, **kw: shown.extend(objs))
     widgets.static_demo(model, mixtures, examples=[(1, "a bell", None)])
     kinds = [type(obj).__name__ for obj in shown]
-    assert kinds == ["Markdown", "Image", "HTML", "HTML"]
-    assert shown[1].data.startswith(b"\x89PNG")
+    assert kinds == ["Markdown", "HTML", "HTML", "HTML"]
+    assert '<img src="data:image/png;base64,iVBORw0KGgo' in shown[1].data  # a PNG
+    assert 'alt="Spectrograms of the mixture, estimate for the query “a bell”' in shown[1].data
     assert shown[2].data.count("<audio") == 2
 
 
@@ -96,7 +143,8 @@ def test_picker_click_separates_and_shows(picker, mixtures):
     torch.testing.assert_close(result.mixture, mixtures[1]["mixture"][0])
     torch.testing.assert_close(result.reference, mixtures[1]["target"][0])
     data = [out["data"] for out in picker.output.outputs]
-    assert len(data) == 2 and "image/png" in data[0]
+    assert len(data) == 2 and 'src="data:image/png;base64,' in data[0]["text/html"]
+    assert 'alt="Spectrograms of the mixture' in data[0]["text/html"]
     assert data[1]["text/html"].count("<audio") == 3
     assert "SI-SDR" in picker.status.value
     # A second click replaces the panels instead of adding to them.
@@ -175,7 +223,9 @@ def test_picker_design_form_renders_the_current_state():
 
 
 def _kinds(outputs):
-    return ["image/png" if "image/png" in o["data"] else "text/html" for o in outputs]
+    """"figure" for an image with alternative text, "html" for other markup."""
+    return ["figure" if re.search(r'<img src="data:image/png;base64,[^"]+" alt="[^"]{20,}"',
+                                  o["data"]["text/html"]) else "html" for o in outputs]
 
 
 # ----------------------------------------------------------------------------- chapter 3
@@ -191,7 +241,7 @@ def test_film_picker_shows_both_queries_shifts_and_maps(model, mixtures):
     picker.layer.value = "decoders.0.blocks.0"
     picker.button.click()
     assert picker.error is None
-    assert _kinds(picker.output.outputs) == ["image/png", "image/png", "text/html"]
+    assert _kinds(picker.output.outputs) == ["figure", "figure", "html"]
     assert picker.output.outputs[2]["data"]["text/html"].count("<audio") == 3
     traces = picker.panel.result["traces"]
     assert list(traces) == [first["caption"], picker.captions[other][0]]
@@ -236,7 +286,8 @@ def test_mask_picker_scores_the_model_and_the_oracles(model, mixtures):
         assert scores[name] == pytest.approx(float(si_sdr(est, tgt) - si_sdr(mix, tgt)),
                                              abs=1e-3)
     figure, players = panel.items
-    assert len(figure.axes) >= 8  # 2 rows x 4 columns, and colour bars
+    assert "Magnitude masks" in figure.alt and "phase-sensitive mask" in figure.alt
+    assert len(figure.figure.axes) >= 8  # 2 rows x 4 columns, and colour bars
     assert players.count("<audio") == 6  # mixture, model, three oracles, reference
     assert "phase-sensitive" in panel.status
     own = picker.render(picker.full_state({"classes": None, "query": "a kettle whistling"}))
