@@ -104,6 +104,12 @@ def colab_notebook(source: Path) -> str:
     """The Colab notebook of one chapter as ``.ipynb`` text: the install cell, then the
     chapter's cells, no outputs, stable cell ids (so that regenerating changes nothing)."""
     notebook = jupytext.read(source)
+    number = source.stem.split("_", 1)[0]
+    if number.isdigit():  # the site numbers chapters from _toc.yml; a notebook says it itself
+        for cell in notebook.cells:
+            if cell.cell_type == "markdown" and cell.source.startswith("# "):
+                cell.source = f"# {int(number)}. " + cell.source[2:]
+                break
     notebook.cells.insert(0, nbformat.v4.new_code_cell(INSTALL_CELL))
     for i, cell in enumerate(notebook.cells):
         cell["id"] = f"cell-{i}"
