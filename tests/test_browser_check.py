@@ -11,10 +11,24 @@ import pytest
 from tools import browser_check, notebooks, offline_mathjax
 
 OUTPUT = """<div class="cell_output docutils container">
-<img alt="_images/fig.png" src="_images/fig.png" />
-<div class="output text_html"><table><tr><td><audio controls="controls">
+<figure class="align-default" id="fig-intro-demo">
+<img alt="Spectrograms of a mixture and its estimate." src="_images/fig.png" />
+<figcaption><p><span class="caption-number">Figure 1.1 </span><span class="caption-text">
+The demo.</span></p></figcaption></figure>
+<div class="output text_html"><table><tr><td><audio controls="controls" aria-label="mixture">
 <source src="data:audio/wav;base64,UklGRg==" type="audio/wav" /></audio></td></tr></table></div>
 </div>"""
+
+#: What a cell shows without figure metadata: a bare image named by its file, a bare player.
+BARE = """<div class="cell_output docutils container">
+<img alt="_images/3e34aa.png" src="_images/fig.png" />
+<div class="output text_html"><audio controls="controls"><source src="data:audio/wav;base64,
+UklGRg==" type="audio/wav" /></audio></div></div>"""
+
+#: A pickers' static panel: an embedded image with alternative text, in its section.
+PANEL = """<section id="try-it"><h2>Try it</h2><div class="cell_output docutils container">
+<figure class="lassnet-figure"><img src="data:image/png;base64,iVBORw0KGgo=" alt="FiLM's
+shifts for two queries."></figure></div></section>"""
 
 
 #: A display formula and an inline one as Sphinx writes them (before MathJax runs).
@@ -59,9 +73,37 @@ def test_parse_counts_only_cell_outputs(tmp_path):
                     '<div class="cell_output"><pre class="traceback">boom</pre></div>')
     report = browser_check.parse_page(page)
     assert report.images == ["_images/fig.png"] and report.audio == 1 and report.errors == 1
+    assert report.numbers == ["Figure 1.1"] and report.uncaptioned == []
+    assert report.alts == ["Spectrograms of a mixture and its estimate."]
+    assert report.unnamed_audio == 0 and report.panel_anchor is None
     front = tmp_path / "index.html"
     front.write_text('<meta http-equiv="Refresh" content="0; url=intro.html" />')
     assert browser_check.parse_page(front).redirect == "intro.html"
+
+
+def test_bare_figures_file_name_alt_text_and_unnamed_players_are_reported(site):
+    first = notebooks.chapters()[1].stem
+    (site / f"{first}.html").write_text(_page(BARE, first))
+    problems = _check(site)
+    assert f"{first}.html: an image has a file name as alternative text (_images/3e34aa.png)" \
+        in problems
+    assert any(f"{first}.html: 1 figure(s) without a number and caption" in p for p in problems)
+    assert any(f"{first}.html: 1 of 1 audio player(s) without an accessible name" in p
+               for p in problems)
+    assert len(problems) == 3
+    for alt, ok in [("fig.png", False), ("", False), ("0123456789abcdef0123", False),
+                    ("A chirp rising from 300 Hz to 2.1 kHz.", True)]:
+        assert (browser_check.alt_problem(alt, "_images/x.png") is None) == ok, alt
+
+
+def test_a_pickers_panel_needs_alt_text_and_is_screenshot(site, tmp_path, monkeypatch):
+    (site / "03_film.html").write_text(_page(PANEL, "03_film"))
+    assert _check(site) == []
+    assert browser_check.parse_page(site / "03_film.html").panel_anchor == "try-it"
+    assert browser_check.panel_pages(site) == ["03_film.html#try-it"]
+    (site / "03_film.html").write_text(_page(PANEL.replace('alt="FiLM', 'title="FiLM'),
+                                             "03_film"))
+    assert _check(site) == ["03_film.html: an image has no alternative text"]
 
 
 def test_a_good_site_passes(site):
@@ -141,7 +183,7 @@ def test_rendered_math_reports_raw_tex_and_untypeset_formulas():
 
 def test_main_checks_rendered_math_and_screenshots_a_page_with_formulas(
         site, tmp_path, monkeypatch, capsys):
-    (site / "03_film.html").write_text(_page(MATH, "03_film", LOCAL_MATHJAX))
+    (site / "03_film.html").write_text(_page(MATH + PANEL, "03_film", LOCAL_MATHJAX))
     rendered, shots = [], []
     monkeypatch.setattr(browser_check, "find_browser", lambda: "chromium")
 
@@ -159,7 +201,7 @@ def test_main_checks_rendered_math_and_screenshots_a_page_with_formulas(
     assert code == 1 and "03_film.html: 2 of 2 formulas not typeset" in err
     assert "rendered math intro.html: ok" in out
     chapter = notebooks.chapters()[1].stem
-    assert shots == ["index.png", f"{chapter}.png", "03_film.png"]
+    assert shots == ["index.png", f"{chapter}.png", "03_film.png", "03_film-try-it.png"]
 
 
 def test_missing_players_figures_badges_and_images_are_reported(site):

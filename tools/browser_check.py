@@ -5,7 +5,12 @@
 1. **The HTML** (always; no browser needed). Every chapter of ``book/_toc.yml`` has a page
    with its "Open in Colab" badge, pointing at a notebook that exists in ``book/colab``; the
    demo pages (``--demo``, default: the introduction) show figures (images in cell outputs,
-   whose files exist) and audio players; no page shows an error output. **Math:** some page
+   whose files exist) and audio players; no page shows an error output. **Figures and
+   players a reader can cite and a screen reader can read:** every image in a cell output
+   has alternative text that is words, not its file's name; every figure a cell draws is a
+   numbered, captioned figure ("Figure 5.2 …"; the pickers' static panels, embedded images,
+   carry alternative text and a title line instead); every ``<audio>`` player has an
+   accessible name (``aria-label``, ``aria-labelledby`` or ``title``). **Math:** some page
    has formulas, and every page with formulas loads MathJax from the site itself (a file
    under ``_static/``, put there by ``tools/offline_mathjax.py``), never from a CDN, so the
    book read offline shows typeset formulas rather than raw ``\\[ ... \\]``.
@@ -13,7 +18,8 @@
    chromium`` installs it): every page with formulas is loaded and, once its scripts have
    run, each formula must have become MathJax output (an ``mjx-container`` element) and no
    raw TeX delimiter (``\\[``, ``\\(``, ``$$``) may be left in the visible text; then
-   screenshots of the front page, one chapter and one page with formulas go to ``--out``.
+   screenshots of the front page, one chapter, one page with formulas and every pickers'
+   static panel (the section that holds it) go to ``--out``: they show the captions.
    Without Chromium this step is skipped with a message saying so, and the result rests on
    step 1.
 
@@ -53,6 +59,26 @@ class PageReport:
     redirect: str | None = None  # <meta http-equiv="refresh"> target
     scripts: list[str] = field(default_factory=list)  # src of every <script src=...>
     math: int = 0  # formulas as Sphinx writes them: elements of class "math", before MathJax
+    alts: list[str | None] = field(default_factory=list)  # alt of each of ``images``
+    unnamed_audio: int = 0  # <audio> in cell outputs without an accessible name
+    numbers: list[str] = field(default_factory=list)  # "Figure 5.2" of each numbered figure
+    uncaptioned: list[str] = field(default_factory=list)  # file images not in a numbered figure
+    panel_anchor: str | None = None  # id of the section holding the first pickers' panel
+
+
+#: What a file name looks like as alternative text ("_images/3e34….png", "fig.png").
+_FILE_NAME = re.compile(r"(^|/)[\w.-]+\.(png|jpe?g|svg|gif|webp)$|^_images/|^[0-9a-f]{16,}$",
+                        re.I)
+
+
+def alt_problem(alt: str | None, src: str) -> str | None:
+    """Why ``alt`` is no alternative text for the image ``src`` (None when it is)."""
+    alt = (alt or "").strip()
+    if not alt:
+        return "has no alternative text"
+    if alt == src or _FILE_NAME.search(alt):
+        return f"has a file name as alternative text ({alt[:60]})"
+    return None
 
 
 class _PageParser(HTMLParser):
@@ -61,6 +87,9 @@ class _PageParser(HTMLParser):
         self.report = PageReport()
         self._stack: list[tuple[str, bool]] = []  # (tag, opens a cell output)
         self._depth = 0  # how many enclosing cell outputs
+        self._figures: list[dict] = []  # open <figure>s: their file images and their number
+        self._number: list[str] | None = None  # text of a caption-number being read
+        self._section: str | None = None  # id of the innermost section opened so far
 
     _VOID = {"img", "meta", "link", "br", "hr", "input", "source", "area", "base", "col",
              "embed", "param", "track", "wbr"}
@@ -77,11 +106,28 @@ class _PageParser(HTMLParser):
             self.report.scripts.append(attrs["src"])
         if "math" in classes and tag in ("div", "span"):
             self.report.math += 1
+        if tag == "section" and attrs.get("id"):
+            self._section = attrs["id"]
+        if tag == "figure":
+            self._figures.append({"images": [], "number": None})
+        if tag == "span" and "caption-number" in classes and self._figures:
+            self._number = []
         if self._depth:
             if tag == "img" and attrs.get("src"):
                 self.report.images.append(attrs["src"])
+                self.report.alts.append(attrs.get("alt"))
+                if not attrs["src"].startswith("data:"):
+                    if self._figures:
+                        self._figures[-1]["images"].append(attrs["src"])
+                    else:
+                        self.report.uncaptioned.append(attrs["src"])
             elif tag == "audio":
                 self.report.audio += 1
+                if not any((attrs.get(k) or "").strip()
+                           for k in ("aria-label", "aria-labelledby", "title")):
+                    self.report.unnamed_audio += 1
+            if "lassnet-figure" in classes and self.report.panel_anchor is None:
+                self.report.panel_anchor = self._section
         if "traceback" in classes or "output_error" in classes:
             self.report.errors += 1
         if tag in self._VOID:
@@ -90,7 +136,22 @@ class _PageParser(HTMLParser):
         self._stack.append((tag, opens))
         self._depth += opens
 
+    def handle_data(self, data):
+        if self._number is not None:
+            self._number.append(data)
+
     def handle_endtag(self, tag):
+        if tag == "span" and self._number is not None:
+            number = " ".join("".join(self._number).split())
+            self._figures[-1]["number"] = number
+            self._number = None
+        if tag == "figure" and self._figures:
+            figure = self._figures.pop()
+            if figure["images"]:
+                if figure["number"]:
+                    self.report.numbers.append(figure["number"])
+                else:
+                    self.report.uncaptioned.extend(figure["images"])
         if tag in self._VOID or all(name != tag for name, _ in self._stack):
             return  # a void element (<img/>) or a stray end tag
         while self._stack:
@@ -125,9 +186,24 @@ def check_site(site: Path, demo_pages: list[str], colab_dir: Path | None = None)
             problems.append(f"{page.name}: its badge opens {stem}.ipynb, missing in {colab_dir}")
         if report.errors:
             problems.append(f"{page.name}: {report.errors} error output(s)")
-        for src in report.images:
+        for src, alt in zip(report.images, report.alts, strict=True):
             if not src.startswith("data:") and not (page.parent / src).is_file():
                 problems.append(f"{page.name}: image {src} does not exist")
+            why = alt_problem(alt, src)
+            if why:
+                problems.append(f"{page.name}: an image {why}")
+        if report.uncaptioned:
+            problems.append(f"{page.name}: {len(report.uncaptioned)} figure(s) without a "
+                            f"number and caption (give the cell mystnb figure metadata)")
+        if report.unnamed_audio:
+            problems.append(f"{page.name}: {report.unnamed_audio} of {report.audio} audio "
+                            f"player(s) without an accessible name (lassnet.widgets.player)")
+        if report.images or report.audio:
+            print(f"{page.name}: {len(report.numbers)} numbered figures"
+                  + (f" ({report.numbers[0]}–{report.numbers[-1].split()[-1]})"
+                     if report.numbers else "")
+                  + f", {len(report.images) - len(report.numbers)} other images, "
+                  f"{report.audio - report.unnamed_audio}/{report.audio} players named")
     for name in demo_pages:
         page = site / name
         if not page.is_file():
@@ -338,6 +414,19 @@ def _page_url(site: Path, page: str) -> tuple[str, str]:
     return url, shot
 
 
+def panel_pages(site: Path) -> list[str]:
+    """``page.html#section`` for every chapter page showing a pickers' static panel (the
+    section that holds the first one), so the screenshots show each picker's fallback."""
+    found = []
+    for source in notebooks.chapters():
+        page = site / f"{source.stem}.html"
+        if page.is_file():
+            anchor = parse_page(page).panel_anchor
+            if anchor:
+                found.append(f"{page.name}#{anchor}")
+    return found
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--site", type=Path, default=ROOT / "book" / "_build" / "html")
@@ -383,6 +472,7 @@ def main(argv=None) -> int:
         if args.pages is None:
             front = _page_url(args.site, "index.html")[0].rsplit("/", 1)[-1]
             pages += [name for name in math_pages if name not in pages and name != front][:1]
+            pages += panel_pages(args.site)
         for page in pages:
             url, name = _page_url(args.site, page)
             try:
