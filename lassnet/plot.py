@@ -373,9 +373,13 @@ def _short_layer(name: str) -> str:
     return ".".join([head, *parts[1:]])
 
 
+_LINESTYLES = ["-", "--", ":", "-."]
+
+
 def plot_film_shifts(traces: Mapping[str, FiLMTrace]) -> Figure:
     """FiLM's shift ``β`` (top) and, if the model has one, scale ``γ`` (bottom) for every
-    channel of every conditioned layer, one line per query, layers side by side in the order
+    channel of every conditioned layer, one line per query (each its own colour and line
+    style, readable in grey), layers side by side in the order
     the network runs them (a :class:`~lassnet.introspect.FiLMTrace` per query, keyed by the
     query's text: :func:`lassnet.introspect.film_trace`). Returns the figure (taught in
     chapter 3, FiLM)."""
@@ -390,7 +394,8 @@ def plot_film_shifts(traces: Mapping[str, FiLMTrace]) -> Figure:
     for ax, (name, attr) in zip(axes, rows, strict=True):
         for i, (query, trace) in enumerate(traces.items()):
             values = torch.cat(getattr(trace, attr)).numpy()  # (ΣC,)
-            ax.plot(np.arange(values.size), values, lw=0.7, color=f"C{i}",
+            ax.plot(np.arange(values.size), values, lw=0.8, color=f"C{i}",
+                    linestyle=_LINESTYLES[i % len(_LINESTYLES)],  # not by colour alone
                     label=textwrap.shorten(f"“{query}”", 40), alpha=0.85)
         for edge in edges[1:-1]:
             ax.axvline(edge - 0.5, color="0.8", lw=0.5)
@@ -483,13 +488,14 @@ def plot_mask_comparison(
 
 
 def plot_modality_map(text, text_labels, audio, audio_labels, ax=None) -> Figure:
-    """Text and audio query embeddings on one 2-D map: both sets projected together onto
-    their first two principal components (an SVD of the centred embeddings), coloured by
-    class, circles for captions and triangles for clips, with each modality's centre marked
-    by a cross. ``text`` ``(N_t, D)``, ``audio`` ``(N_a, D)``, and one class name per row.
-    The map keeps only the two directions of largest spread, so it shows a gap between the
-    modalities only if the gap is one of them; :func:`lassnet.introspect.modality_gap`
-    measures it in all ``D`` dimensions. Returns the figure (taught in chapter 4, QueryNet).
+    """Text and audio query embeddings on one 2-D map: both sets projected together onto their
+    first two principal components (an SVD of the centred embeddings), coloured by class
+    (and named at the centre of its points), circles for captions and triangles for clips,
+    with each modality's centre marked by a cross. ``text`` ``(N_t, D)``, ``audio`` ``(N_a,
+    D)``, and one class name per row. The map keeps only the two directions of largest
+    spread, so it shows a gap between the modalities only if the gap is one of them;
+    :func:`lassnet.introspect.modality_gap` measures it in all ``D`` dimensions. Returns the
+    figure (taught in chapter 4, QueryNet).
     """
     from .introspect import _embedding_sets
 
@@ -516,6 +522,11 @@ def plot_modality_map(text, text_labels, audio, audio_labels, ax=None) -> Figure
         mx, my = rows.mean(0)
         ax.scatter([mx], [my], marker="X", s=160, color="k" if k else "0.55",
                    edgecolors="white", linewidths=1.0, zorder=5)
+    for name in names:  # each class named on the map, not told by its colour alone
+        rows = xy[[i for i, n in enumerate([*text_labels, *audio_labels]) if n == name]]
+        ax.annotate(_pretty(name), rows.mean(0), fontsize=7, ha="center", va="center",
+                    color="0.1", bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none",
+                                           alpha=0.7))
     handles = [ax.scatter([], [], marker="o", color="0.6", edgecolors="0.2", label="caption"),
                ax.scatter([], [], marker="^", color="0.6", edgecolors="0.2", label="clip"),
                ax.scatter([], [], marker="X", color="0.55", label="centre of the captions"),

@@ -59,3 +59,21 @@ def test_players_are_labelled(source):
         if cell.cell_type == "code":
             assert not re.search(r"(?<![\w.])Audio\(|display\.Audio\b", cell.source), (
                 f"{source.name}, cell {i}: use lassnet.widgets.player(wave, sr, label)")
+
+
+#: Colour maps whose lightness runs evenly (so they read in grey too): sequential ones, the
+#: cyclic twilight for phase, and diverging maps for signed differences (sign also shown by
+#: the colour bar). Categorical tab10/tab20 only where a second cue names the category.
+UNIFORM = {"viridis", "magma", "inferno", "plasma", "cividis", "gray", "Greys", "Blues",
+           "twilight", "RdBu_r", "RdBu", "PuOr", "tab10", "tab20"}
+
+
+def test_colour_maps_are_perceptually_uniform():
+    from pathlib import Path
+
+    sources = [Path(__file__).resolve().parent.parent / "lassnet" / "plot.py", *CHAPTERS]
+    for path in sources:
+        text = path.read_text(encoding="utf-8")
+        for name in re.findall(r"""cmap(?:: str)?\s*=\s*["']([A-Za-z_0-9]+)["']""", text):
+            assert name in UNIFORM, f"{path.name}: colour map {name!r} is not perceptually uniform"
+        assert not re.search(r"""["'](jet|rainbow|hsv|nipy_spectral|gist_rainbow)["']""", text)

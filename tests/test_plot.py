@@ -297,6 +297,7 @@ def test_plot_film_shifts_draws_every_channel_per_query(gamma):
     lines = [ln for ln in axes[0].get_lines() if len(ln.get_xdata()) > 2]
     assert len(lines) == 2
     np.testing.assert_allclose(lines[0].get_ydata(), torch.cat(traces["a siren"].betas).numpy())
+    assert lines[0].get_linestyle() != lines[1].get_linestyle()  # not told apart by colour only
     assert len(axes[-1].get_xticks()) == 22  # one tick per conditioned layer
     labels = [t.get_text() for t in axes[-1].get_xticklabels()]
     assert labels[:3] == ["enc0.bn1", "enc0.bn2", "enc1.bn1"] and "dec0.norm" in labels
@@ -353,5 +354,10 @@ def test_plot_modality_map_projects_both_sets_together():
     xy = np.concatenate(points)
     np.testing.assert_allclose(sorted(np.linalg.svd(xy, compute_uv=False) ** 2, reverse=True),
                                expected.numpy(), rtol=1e-6)
+    # each class is named on the map at the centre of its points (not by colour alone)
+    names = {t.get_text(): t.xy for t in ax.texts}
+    assert set(names) == {"a", "b"}
+    in_a = [i for i, n in enumerate(["a"] * 3 + ["b"] * 3 + ["a", "a", "b", "b"]) if n == "a"]
+    np.testing.assert_allclose(names["a"], xy[in_a].mean(0), rtol=1e-6)
     with pytest.raises(ValueError, match="share D"):
         plot_modality_map(text, ["a"] * 6, torch.zeros(2, 3), ["a", "b"])
