@@ -37,6 +37,11 @@ def test_every_figure_cell_has_a_name_a_caption_and_alternative_text():
             assert len(alt) >= 30, f"{where}: alternative text {alt!r} says too little"
             assert browser_check.alt_problem(alt, "") is None, f"{where}: alt {alt!r}"
             assert alt != caption, f"{where}: the alternative text only repeats the caption"
+            # MyST-NB captions every display output of a figure cell: players, tables and
+            # HTML shown by the same cell would each become a copy of the figure.
+            shown = re.search(r"\b(display|player|players|HTML|Markdown|static_demo)\(",
+                              cell.source)
+            assert not shown, f"{where}: shows {shown.group(1)}(...) too; use its own cell"
 
 
 def test_every_numref_points_at_a_label_of_the_book():

@@ -91,6 +91,13 @@ def test_bare_figures_file_name_alt_text_and_unnamed_players_are_reported(site):
     assert any(f"{first}.html: 1 of 1 audio player(s) without an accessible name" in p
                for p in problems)
     assert len(problems) == 3
+    wrapped = ('<div class="cell_output"><figure id="fig-x"><div class="output text_html">'
+               '<audio aria-label="mixture"></audio></div><figcaption><p><span '
+               'class="caption-number">Figure 2.4 </span>players</p></figcaption></figure></div>')
+    (site / f"{first}.html").write_text(_page(OUTPUT + wrapped, first))
+    assert _check(site) == [f"{first}.html: Figure 2.4 caption(s) something that is not an "
+                            "image (a figure cell that also displays players, tables or HTML: "
+                            "show those in a cell of their own)"]
     for alt, ok in [("fig.png", False), ("", False), ("0123456789abcdef0123", False),
                     ("A chirp rising from 300 Hz to 2.1 kHz.", True)]:
         assert (browser_check.alt_problem(alt, "_images/x.png") is None) == ok, alt

@@ -64,6 +64,7 @@ class PageReport:
     numbers: list[str] = field(default_factory=list)  # "Figure 5.2" of each numbered figure
     uncaptioned: list[str] = field(default_factory=list)  # file images not in a numbered figure
     panel_anchor: str | None = None  # id of the section holding the first pickers' panel
+    misplaced: list[str] = field(default_factory=list)  # numbers of captions around no image
 
 
 #: What a file name looks like as alternative text ("_images/3e34….png", "fig.png").
@@ -109,13 +110,15 @@ class _PageParser(HTMLParser):
         if tag == "section" and attrs.get("id"):
             self._section = attrs["id"]
         if tag == "figure":
-            self._figures.append({"images": [], "number": None})
+            self._figures.append({"images": [], "number": None, "any": False})
         if tag == "span" and "caption-number" in classes and self._figures:
             self._number = []
         if self._depth:
             if tag == "img" and attrs.get("src"):
                 self.report.images.append(attrs["src"])
                 self.report.alts.append(attrs.get("alt"))
+                if self._figures:
+                    self._figures[-1]["any"] = True
                 if not attrs["src"].startswith("data:"):
                     if self._figures:
                         self._figures[-1]["images"].append(attrs["src"])
@@ -147,6 +150,8 @@ class _PageParser(HTMLParser):
             self._number = None
         if tag == "figure" and self._figures:
             figure = self._figures.pop()
+            if figure["number"] and not figure["any"] and self._depth:
+                self.report.misplaced.append(figure["number"])
             if figure["images"]:
                 if figure["number"]:
                     self.report.numbers.append(figure["number"])
@@ -195,6 +200,10 @@ def check_site(site: Path, demo_pages: list[str], colab_dir: Path | None = None)
         if report.uncaptioned:
             problems.append(f"{page.name}: {len(report.uncaptioned)} figure(s) without a "
                             f"number and caption (give the cell mystnb figure metadata)")
+        if report.misplaced:
+            problems.append(f"{page.name}: {', '.join(report.misplaced)} caption(s) something "
+                            f"that is not an image (a figure cell that also displays players, "
+                            f"tables or HTML: show those in a cell of their own)")
         if report.unnamed_audio:
             problems.append(f"{page.name}: {report.unnamed_audio} of {report.audio} audio "
                             f"player(s) without an accessible name (lassnet.widgets.player)")
