@@ -39,7 +39,7 @@ def test_every_figure_cell_has_a_name_a_caption_and_alternative_text():
             assert alt != caption, f"{where}: the alternative text only repeats the caption"
             # MyST-NB captions every display output of a figure cell: players, tables and
             # HTML shown by the same cell would each become a copy of the figure.
-            shown = re.search(r"\b(display|player|players|HTML|Markdown|static_demo)\(",
+            shown = re.search(r"\b(player|players|audio_players|HTML|Markdown|static_demo)\(",
                               cell.source)
             assert not shown, f"{where}: shows {shown.group(1)}(...) too; use its own cell"
 
