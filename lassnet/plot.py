@@ -801,15 +801,19 @@ def plot_curves(run_dir: str | os.PathLike, ax=None) -> Figure:
     else:
         fig = ax.figure
     rows = read_log(loss_log)
-    ax.plot([r["step"] for r in rows], [r["loss"] for r in rows], color="C0", label="train loss")
+    ax.plot([r["step"] for r in rows], [r["loss"] for r in rows], color="C0",
+            label="training loss (left axis)")
     ax.set_xlabel("step")
-    ax.set_ylabel("loss", color="C0")
+    ax.set_ylabel("loss (line)", color="C0")
     if (run_dir / VAL_LOG).is_file():
         val = read_log(run_dir / VAL_LOG)
         ax2 = ax.twinx()
         ax2.plot([r["step"] for r in val], [r["si_sdri"] for r in val], "o-", color="C1",
-                 label="validation SI-SDRi")
-        ax2.set_ylabel("validation SI-SDRi (dB)", color="C1")
+                 label="validation SI-SDRi (right axis)")
+        ax2.set_ylabel("validation SI-SDRi (dB, dots)", color="C1")
+        # one legend for both axes: each line is named, not told by its colour alone
+        lines = ax.get_lines() + ax2.get_lines()
+        ax.legend(lines, [ln.get_label() for ln in lines], loc="center right", fontsize=8)
     ax.set_title(run_dir.name)
     return fig
 

@@ -62,6 +62,8 @@ def test_training_writes_logs_checkpoints_and_curves(straight):
     fig = plot_curves(straight)
     assert len(fig.axes) == 2  # the loss and, on a twin axis, the validation SI-SDRi
     assert [len(ax.lines[0].get_xdata()) for ax in fig.axes] == [6, 1]
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == ["training loss (left axis)", "validation SI-SDRi (right axis)"]
 
 
 def test_training_lowers_the_loss(tmp_path, encoder):
