@@ -199,8 +199,17 @@ def test_main_checks_rendered_math_and_screenshots_a_page_with_formulas(
         return TYPESET if "intro" in url else _page(MATH, "03_film")  # film left untypeset
 
     monkeypatch.setattr(browser_check, "rendered_dom", fake_dom)
-    monkeypatch.setattr(browser_check, "screenshot",
-                        lambda browser, url, out, **kw: shots.append(out.name))
+    urls = []
+
+    def fake_screenshot(browser, url, out, **kw):
+        shots.append(out.name)
+        urls.append(url)
+        if "#" not in out.name and "_section-" in url:  # the section's page exists meanwhile
+            text = (site / url.rsplit("/", 1)[-1]).read_text()
+            assert 'getElementById("try-it")' in text and text.index("<script>") > text.index(
+                "Try it")
+
+    monkeypatch.setattr(browser_check, "screenshot", fake_screenshot)
     code = browser_check.main(["--site", str(site), "--out", str(tmp_path / "shots"),
                                "--colab-dir", str(tmp_path / "colab")])
     out, err = capsys.readouterr()
@@ -209,6 +218,8 @@ def test_main_checks_rendered_math_and_screenshots_a_page_with_formulas(
     assert "rendered math intro.html: ok" in out
     chapter = notebooks.chapters()[1].stem
     assert shots == ["index.png", f"{chapter}.png", "03_film.png", "03_film-try-it.png"]
+    assert urls[-1].endswith("/_section-03_film-try-it.html")
+    assert not list(site.glob("_section-*"))  # removed once shot
 
 
 def test_missing_players_figures_badges_and_images_are_reported(site):

@@ -19,7 +19,8 @@
    run, each formula must have become MathJax output (an ``mjx-container`` element) and no
    raw TeX delimiter (``\\[``, ``\\(``, ``$$``) may be left in the visible text; then
    screenshots of the front page, one chapter, one page with formulas and every pickers'
-   static panel (the section that holds it) go to ``--out``: they show the captions.
+   static panel (the page's title and the section that holds it, alone: :func:`section_page`)
+   go to ``--out``: they show the captions.
    Without Chromium this step is skipped with a message saying so, and the result rests on
    step 1.
 
@@ -436,6 +437,36 @@ def panel_pages(site: Path) -> list[str]:
     return found
 
 
+#: Removes every section of the page that neither holds nor is the one named, so the page
+#: shows its title and that section only.
+_ONLY_SECTION = """<script>
+document.addEventListener("DOMContentLoaded", () => {
+  let keep = document.getElementById(%s);
+  while (keep && keep.parentElement && keep.tagName !== "ARTICLE") {
+    for (const other of [...keep.parentElement.children]) {
+      if (other !== keep && other.tagName === "SECTION") other.remove();
+    }
+    keep = keep.parentElement;
+  }
+});
+</script>"""
+
+
+def section_page(site: Path, page: str) -> Path:
+    """A copy of ``page`` (``name.html#section``) beside it, showing the page's title and that
+    section only (for a screenshot of one part of a long chapter); the caller removes it."""
+    import json
+
+    name, _, anchor = page.partition("#")
+    html = (site / name).read_text(encoding="utf-8")
+    script = _ONLY_SECTION % json.dumps(anchor)
+    at = html.rfind("</body>")
+    html = html[:at] + script + html[at:] if at >= 0 else html + script
+    out = site / f"_section-{name.removesuffix('.html')}-{anchor}.html"
+    out.write_text(html, encoding="utf-8")
+    return out
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--site", type=Path, default=ROOT / "book" / "_build" / "html")
@@ -484,12 +515,19 @@ def main(argv=None) -> int:
             pages += panel_pages(args.site)
         for page in pages:
             url, name = _page_url(args.site, page)
+            section = None
+            if "#" in page:  # a window scrolled to an anchor paints blank: show the section
+                section = section_page(args.site, page)
+                url = section.resolve().as_uri()
             try:
                 screenshot(browser, url, args.out / name)
                 print(f"screenshot {args.out / name}")
             except (RuntimeError, subprocess.TimeoutExpired) as err:
                 problems.append(f"{page}: {err}")
                 print("FAIL", page, err, file=sys.stderr)
+            finally:
+                if section is not None:
+                    section.unlink(missing_ok=True)
     return 1 if problems else 0
 
 
