@@ -92,7 +92,8 @@ class Trainer:
     Attributes:
         model: the separator being trained; ``net`` is the module that runs the forward pass
             (``model`` itself, or its ``DistributedDataParallel`` wrapper under ``torchrun``).
-        encoder: the query encoder (trained with the separator when ``encoder.trainable``).
+        encoder: the query encoder; ``encoder_trainable``: whether it is trained with the
+            separator (its ``trainable`` attribute).
         optimizer, scaler: AdamW (one parameter group, the separator's; a second one, the
             encoder's, when it is trainable) and the float16 gradient scaler (disabled
             otherwise).
@@ -182,7 +183,9 @@ class Trainer:
                 from .. import query
 
                 encoder = query.build(self.cfg.query, **self.cfg.query_options)
-            if encoder.trainable:
+            # a stand-in encoder needs only dim and embed_text (lassnet.testing.FixedQueries)
+            self.encoder_trainable = bool(getattr(encoder, "trainable", False))
+            if self.encoder_trainable:
                 encoder = encoder.to(self.device)
             self.encoder = encoder
             self.model = SeparationNet.from_preset(
@@ -194,7 +197,7 @@ class Trainer:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.sample_rate = self.model.config.sample_rate
         groups = [{"params": list(self.model.parameters())}]
-        if self.encoder.trainable:  # the label ablation: its table learns with the separator
+        if self.encoder_trainable:  # the label ablation: its table learns with the separator
             groups.append({"params": self.trained_encoder_parameters()})
         self.optimizer = torch.optim.AdamW(
             groups, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay, amsgrad=self.cfg.amsgrad,
@@ -205,7 +208,7 @@ class Trainer:
     def trained_encoder_parameters(self) -> list[torch.nn.Parameter]:
         """The encoder's parameters the optimiser updates: all of a trainable encoder's
         (those that require gradients), none of a frozen one's."""
-        if not self.encoder.trainable:
+        if not self.encoder_trainable:
             return []
         return [p for p in self.encoder.parameters() if p.requires_grad]
 
@@ -344,7 +347,8 @@ class Trainer:
         """One optimisation step on a collated batch; returns the loss. A trainable encoder
         embeds the captions with gradients and is updated by the same step."""
         self.net.train()
-        self.encoder.train()  # a no-op for frozen encoders (they stay in eval mode)
+        if self.encoder_trainable:
+            self.encoder.train()
         mixture = batch["mixture"].to(self.device)  # (B, 1, L)
         target = batch["target"].to(self.device)  # (B, 1, L)
         cond = self._conditions(batch, self.step)  # (B, D)
@@ -385,7 +389,8 @@ class Trainer:
             )
         was_training = self.model.training
         self.model.eval()
-        self.encoder.eval()
+        if self.encoder_trainable:
+            self.encoder.eval()
         sd, si = [], []
         for batch in validation_loader(self._val_data, self.cfg.batch_size):
             mixture = batch["mixture"].to(self.device)  # (B, 1, L)
