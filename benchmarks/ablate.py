@@ -11,12 +11,26 @@ dict is merged into the config's). Variants run as separate processes, ``--paral
 time, each on one thread; the table gives the protocol's mean and median SI-SDRi, the worst
 class, the wrong-query control and the training seconds. Short runs rank changes; they do
 not predict the full run's score.
+
+``--json PATH`` also writes the results (atomically, :func:`lassnet.files.write_text`): the
+variants and their overrides, the steps, each variant's resolved training config, every
+score above plus the confidence interval of the mean and the per-class means, and where it
+ran (CPU model from ``/proc/cpuinfo``, cores, torch version, date). Chapter 4 reads
+``benchmarks/results/label_ablation.json``, written by
+
+    python benchmarks/ablate.py --steps 800 --parallel 2 \\
+        --variant 'minilm={"query": "minilm"}' \\
+        --variant 'label={"query": "label", "query_options": {"dim": 384}}' \\
+        --json benchmarks/results/label_ablation.json
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
+import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -31,7 +45,8 @@ DEFAULT_VARIANTS = [
 
 
 def run_variant(config: str, steps: int, overrides: dict, out: Path) -> dict:
-    """Train one variant in ``out`` and evaluate it (runs in this process)."""
+    """Train one variant in ``out`` and evaluate it (runs in this process). Returns the
+    scores (SI-SDRi, dB), the per-class means, the training seconds and the resolved config."""
     from lassnet.evaluate import evaluate_model
     from lassnet.model import LASSModel
     from lassnet.train import Trainer, load_config
@@ -52,10 +67,45 @@ def run_variant(config: str, steps: int, overrides: dict, out: Path) -> dict:
     return {
         "mean": summary["mean"],
         "median": summary["median"],
+        "ci95": [summary["ci_low"], summary["ci_high"]],
+        "n": summary["n"],
         "worst_class": worst,
         "worst": per_class[worst],
         "wrong_query": report.summary("wrong_query")["mean"],
         "train_s": seconds,
+        "per_class": per_class,
+        "per_class_wrong_query": report.per_class("wrong_query"),
+        "config": cfg.to_dict(),
+    }
+
+
+def cpu_model() -> str:
+    """The CPU's model name, from ``/proc/cpuinfo`` (else what ``platform`` says)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def results_document(args, variants: list, results: list) -> dict:
+    """What ``--json`` writes: the command's settings, where it ran, and every variant."""
+    import torch
+
+    return {
+        "benchmark": "benchmarks/ablate.py",
+        "config": args.config,
+        "steps": args.steps,
+        "parallel": args.parallel,
+        "threads_per_variant": 1,
+        "metric": "SI-SDRi on chapter 8's protocol (lassnet.evaluate.evaluate_model), dB",
+        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(),
+                    "torch": str(torch.__version__), "python": platform.python_version()},
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "variants": [{"name": name, "overrides": overrides, **result}
+                     for (name, overrides), (_, result) in zip(variants, results, strict=True)],
     }
 
 
@@ -66,6 +116,7 @@ def main(argv=None):
     parser.add_argument("--variant", action="append", metavar="NAME=JSON",
                         help="a named set of config overrides (repeatable)")
     parser.add_argument("--parallel", type=int, default=2, help="variants trained at once")
+    parser.add_argument("--json", metavar="PATH", help="also write the results to PATH")
     parser.add_argument("--child", nargs=2, metavar=("JSON", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:  # one variant, in its own process
@@ -82,6 +133,13 @@ def main(argv=None):
             variants.append((name.strip(), json.loads(overrides)))
         except json.JSONDecodeError as err:
             parser.error(f"--variant {name!r}: not JSON ({err})")
+    if args.json:
+        from lassnet.files import check_writable
+
+        try:
+            check_writable(args.json)  # before the runs, not after them
+        except (OSError, ValueError) as err:
+            parser.error(f"--json {args.json}: {err}")
 
     with tempfile.TemporaryDirectory() as tmp:
         def child(item):
@@ -104,6 +162,12 @@ def main(argv=None):
         print(f"{name:28s} {r['mean']:6.2f} {r['median']:6.2f}  "
               f"{worst:>22s} {r['wrong_query']:11.1f} "
               f"{r['train_s']:8.0f}")
+    if args.json:
+        from lassnet.files import write_text
+
+        document = results_document(args, variants, results)
+        write_text(args.json, json.dumps(document, indent=2) + "\n")
+        print(f"wrote {args.json}")
 
 
 if __name__ == "__main__":

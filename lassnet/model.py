@@ -2,7 +2,10 @@
 
 The query encoder (:mod:`lassnet.query`) is frozen and is *not* part of the model's weights:
 a checkpoint records its name and options and it is rebuilt on load. The separator
-(:class:`~lassnet.separator.SeparationNet`) is what training changes.
+(:class:`~lassnet.separator.SeparationNet`) is what training changes. The one exception is a
+trainable encoder (the ``label`` ablation, chapter 4): its weights were learned with the
+separator, so the file keeps them too (``query_state``) and loading puts them back into the
+rebuilt encoder.
 
 :meth:`LASSModel.separate` is the user-facing entry point: any array or tensor, any sample
 rate, mono or multichannel, any length, a text or audio query. It streams: the signal is cut
@@ -263,6 +266,8 @@ class LASSModel(nn.Module):
         self.query_name = query_name
         self.query_options = dict(query_options or {})
         self._encoder = encoder
+        self._query_state: dict[str, torch.Tensor] | None = None  # a trained encoder's weights
+        self._query_source = "model file"  # where they came from, for messages
         if encoder is not None and encoder.dim != separator.config.condition_dim:
             raise ValueError(
                 f"query encoder width {encoder.dim} does not match the separator's "
@@ -279,13 +284,37 @@ class LASSModel(nn.Module):
         if self._encoder is None:
             from . import query
 
-            self._encoder = query.build(self.query_name, **self.query_options)
-            if self._encoder.dim != self.separator.config.condition_dim:
+            encoder = query.build(self.query_name, **self.query_options)
+            if encoder.dim != self.separator.config.condition_dim:
                 raise CheckpointError(
-                    f"query encoder {self.query_name!r} gives {self._encoder.dim}-d embeddings "
+                    f"query encoder {self.query_name!r} gives {encoder.dim}-d embeddings "
                     f"but the separator expects {self.separator.config.condition_dim}"
                 )
+            self._attach(encoder)
         return self._encoder
+
+    def _attach(self, encoder: QueryEncoder) -> None:
+        """Use ``encoder``, first loading the trained weights the model file kept for it
+        (``query_state``), if any; :class:`CheckpointError` when they do not fit it."""
+        if encoder.dim != self.separator.config.condition_dim:
+            raise ValueError(
+                f"query encoder width {encoder.dim} does not match the separator's "
+                f"condition_dim {self.separator.config.condition_dim}"
+            )
+        if self._query_state is not None:
+            if not encoder.trainable:
+                raise CheckpointError(
+                    f"{self._query_source} keeps trained query-encoder weights, but the "
+                    f"encoder given ({encoder.name!r}) is frozen; load it without encoder= "
+                    "to rebuild the trained one"
+                )
+            device = encoder.device
+            checkpoint.load_state(encoder, {k: v.to(device) for k, v in
+                                            self._query_state.items()},
+                                  f"{self._query_source} (query encoder)")
+            encoder.eval()
+            self._query_state = None
+        self._encoder = encoder
 
     # ------------------------------------------------------------------ queries
     def embed(self, query: QueryLike, sample_rate: int | None = None) -> torch.Tensor:
@@ -510,13 +539,19 @@ class LASSModel(nn.Module):
     # ------------------------------------------------------------------ checkpoints
     def save(self, path: str | os.PathLike, **extra) -> None:
         """Write separator config + weights and the query encoder's recipe (atomic, stamped
-        and checksummed; see :mod:`lassnet.checkpoint`)."""
+        and checksummed; see :mod:`lassnet.checkpoint`). A trainable encoder's weights (the
+        ``label`` ablation's table, chapter 4) are written too, as ``query_state``; a frozen
+        encoder is rebuilt from its recipe and adds nothing."""
         payload = {
             "config": self.separator.config.to_dict(),
             "state_dict": self.separator.state_dict(),
             "query": {"name": self.query_name, "options": self.query_options},
             **extra,
         }
+        if self._encoder is not None and self._encoder.trainable:
+            payload["query_state"] = self._encoder.state_dict()
+        elif self._encoder is None and self._query_state is not None:
+            payload["query_state"] = self._query_state  # loaded, not yet put into an encoder
         checkpoint.save(payload, path, kind="model")
 
     @classmethod
@@ -524,7 +559,10 @@ class LASSModel(nn.Module):
         """Load a model saved by :meth:`save`, a training run's ``model.pt`` or its
         ``checkpoint.pt``.
 
-        The query encoder is rebuilt from the recorded recipe unless ``encoder`` is given.
+        The query encoder is rebuilt from the recorded recipe unless ``encoder`` is given;
+        a trained encoder's weights (``query_state``, written for a trainable encoder) are
+        loaded into it, into ``encoder`` too when one is given. Files without them (every
+        frozen encoder's, and files written before they were kept) load as before.
         Raises :class:`~lassnet.checkpoint.CheckpointError` for any other file.
         """
         payload = checkpoint.load(path, ("model", "train"), map_location)
@@ -539,7 +577,19 @@ class LASSModel(nn.Module):
         separator = SeparationNet(config)
         checkpoint.load_state(separator, payload.get("state_dict"), str(path))
         separator.eval()
-        return cls(separator, encoder, query["name"], query.get("options"))
+        query_state = payload.get("query_state")
+        if query_state is not None and not (
+            isinstance(query_state, dict)
+            and all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                    for k, v in query_state.items())
+        ):
+            raise CheckpointError(f"{path}: the query encoder's weights are malformed")
+        model = cls(separator, None, query["name"], query.get("options"))
+        model._query_state = query_state
+        model._query_source = str(path)
+        if encoder is not None:
+            model._attach(encoder)
+        return model
 
     @classmethod
     def from_audiosep(

@@ -23,8 +23,9 @@ class LabelEncoder(QueryEncoder):
     """A learned embedding per class, looked up by class name or by one of its captions.
 
     Taught in chapter 4 (QueryNet). Unlike every other back-end it is *trainable*: its table
-    takes part in autograd, ``train()`` works, nothing is cached, and the training loop must
-    give ``encoder.parameters()`` to its optimiser.
+    takes part in autograd, ``train()`` works, nothing is cached. :class:`lassnet.train.Trainer`
+    trains it with the separator (same optimiser and learning rate), and
+    :meth:`lassnet.model.LASSModel.save` keeps the trained table in the model file.
 
     Args:
         classes: class names (default: the synthetic corpus's, :data:`lassnet.ontology.CLASSES`).

@@ -8,12 +8,13 @@ A run folder holds:
   :func:`save` through :mod:`lassnet.checkpoint` (atomic, stamped ``lassnet.train/2``,
   checksummed, read without unpickling code): the step, the model's weights and config, the
   optimiser's and the gradient scaler's states, the run's random streams, the training config
-  and the query encoder's recipe. The learning rate is a pure function of the step
+  and the query encoder's recipe (plus, for a trainable encoder, its weights:
+  ``query_state``). The learning rate is a pure function of the step
   (:meth:`~lassnet.train.config.TrainConfig.lr_factor`), so nothing about the schedule is
   stored; a version-1 file (which had a ``scheduler`` entry) resumes the same, that entry
   ignored.
-* ``model.pt`` (:data:`MODEL`): the weights and configs alone, for inference
-  (``LASSModel.load``).
+* ``model.pt`` (:data:`MODEL`): the weights and configs alone (with a trainable encoder's
+  ``query_state``), for inference (``LASSModel.load``).
 * ``train_log.csv`` and ``val_log.csv`` (:data:`LOSS_LOG`, :data:`VAL_LOG`): one row per
   ``log_every`` / ``validate_every`` steps. Each row is written atomically (the file is
   rewritten whole through :func:`lassnet.files.atomic_write`), so a killed process never
@@ -115,7 +116,7 @@ DAMAGED_SUFFIX = ".damaged"
 #: schedule became a pure function of the step) also stored a ``scheduler`` entry.
 FORMAT_VERSION = 2
 #: What ``model.pt`` keeps of a checkpoint.
-_MODEL_KEYS = ("step", "config", "state_dict", "query", "train_config")
+_MODEL_KEYS = ("step", "config", "state_dict", "query", "train_config", "query_state")
 
 
 # --------------------------------------------------------------------------- random streams
@@ -310,9 +311,15 @@ def _stray_temporaries(folder: Path) -> list[Path]:
 
 def checkpoint_bytes(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> int:
     """About how many bytes one ``checkpoint.pt`` of this run takes: the weights and
-    buffers, plus the optimiser's per-parameter states (Adam: two, three with AMSGrad)."""
+    buffers, plus the optimiser's per-parameter states (Adam: two, three with AMSGrad), of
+    every parameter it updates (a trainable encoder's too)."""
     weights = sum(t.numel() * t.element_size() for t in model.state_dict().values())
-    params = sum(p.numel() * p.element_size() for p in model.parameters())
+    params = sum(p.numel() * p.element_size()
+                 for group in optimizer.param_groups for p in group["params"])
+    own = {id(p) for p in model.parameters()}
+    weights += sum(p.numel() * p.element_size()  # a trainable encoder's weights
+                   for group in optimizer.param_groups for p in group["params"]
+                   if id(p) not in own)
     states = 3 if any(g.get("amsgrad") for g in optimizer.param_groups) else 2
     return weights + states * params + (1 << 16)
 
@@ -373,10 +380,15 @@ def open_run_folder(folder: str | os.PathLike, *, need_bytes: int = 0) -> RunLoc
 # --------------------------------------------------------------------------- checkpoints
 def payload(*, step: int, config: TrainConfig, model: torch.nn.Module,
             optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
-            rng: RandomStreams, precision: str | None = None) -> dict[str, Any]:
+            rng: RandomStreams, precision: str | None = None,
+            encoder: torch.nn.Module | None = None) -> dict[str, Any]:
     """The training checkpoint's contents (see the module docstring); ``model`` is a
     :class:`~lassnet.separator.SeparationNet` (not its DDP wrapper); ``precision`` the one
-    the run computes in (``auto`` answered), which a resumed ``auto`` run keeps."""
+    the run computes in (``auto`` answered), which a resumed ``auto`` run keeps; ``encoder``
+    the query encoder, whose weights are kept (``query_state``) only when it is trainable."""
+    extra = {}
+    if encoder is not None and getattr(encoder, "trainable", False):
+        extra["query_state"] = encoder.state_dict()
     return {
         "precision": precision or config.precision,
         "step": step,
@@ -387,6 +399,7 @@ def payload(*, step: int, config: TrainConfig, model: torch.nn.Module,
         "scaler": scaler.state_dict(),
         "rng": rng.state(),
         "query": {"name": config.query, "options": config.query_options},
+        **extra,
     }
 
 
@@ -395,7 +408,8 @@ def save(out_dir: str | os.PathLike, contents: dict[str, Any]) -> None:
     ``model.pt`` (weights and configs, for inference) into ``out_dir``."""
     out_dir = Path(out_dir)
     checkpoint.save(contents, out_dir / CHECKPOINT, kind="train", version=FORMAT_VERSION)
-    checkpoint.save({k: contents[k] for k in _MODEL_KEYS}, out_dir / MODEL, kind="model")
+    checkpoint.save({k: contents[k] for k in _MODEL_KEYS if k in contents}, out_dir / MODEL,
+                    kind="model")
 
 
 def recorded_precision(out_dir: str | os.PathLike) -> str | None:
@@ -425,10 +439,11 @@ def _version(path: Path, contents: dict[str, Any]) -> int:
 
 def resume(out_dir: str | os.PathLike, *, model: torch.nn.Module,
            optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
-           map_location: Any = "cpu", move_damaged: bool = True) -> tuple[int, RandomStreams]:
+           map_location: Any = "cpu", move_damaged: bool = True,
+           encoder: torch.nn.Module | None = None) -> tuple[int, RandomStreams]:
     """Load ``out_dir/checkpoint.pt`` into a freshly built ``model`` (a ``SeparationNet``),
-    ``optimizer`` and ``scaler``; drop log rows written after it. Returns the step to continue
-    from and the run's random streams.
+    ``optimizer``, ``scaler`` and, when it is trainable, query ``encoder``; drop log rows
+    written after it. Returns the step to continue from and the run's random streams.
 
     Raises :class:`CheckpointError` for an unreadable or damaged file, one of a newer format,
     or one trained with another model (the message lists the config fields that differ). A
@@ -457,7 +472,16 @@ def resume(out_dir: str | os.PathLike, *, model: torch.nn.Module,
         raise CheckpointError(
             f"{path} was trained with another model ({detail}); use another out_dir"
         )
+    trainable = encoder is not None and getattr(encoder, "trainable", False)
+    if trainable != ("query_state" in contents):
+        had = "a trainable" if "query_state" in contents else "a frozen"
+        raise CheckpointError(
+            f"{path} was trained with {had} query encoder ({contents['query']['name']!r}), "
+            f"and this run's is {'trainable' if trainable else 'frozen'}; use another out_dir"
+        )
     checkpoint.load_state(model, contents["state_dict"], str(path))
+    if trainable:
+        checkpoint.load_state(encoder, contents["query_state"], f"{path} (query encoder)")
     optimizer.load_state_dict(contents["optimizer"])
     scaler.load_state_dict(contents["scaler"])
     step = int(contents["step"])

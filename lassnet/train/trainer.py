@@ -14,6 +14,11 @@ rate, mixtures built on the fly, and the query a caption of the target (or, with
   step reads, in :mod:`lassnet.train.data`.
 * Everything that can be checked is checked before the first step: the device exists, the run
   folder is a folder one can write in, with room for a checkpoint, and no other run uses it.
+* A *trainable* query encoder (only the ``label`` ablation, chapter 4) is trained with the
+  separator: its parameters are a second group of the same AdamW (same learning rate and
+  schedule, same weight decay), share the gradient clipping, are saved in every checkpoint
+  and in ``model.pt`` (``query_state``) and restored on resume. Its embeddings are computed
+  with gradients, never cached. A frozen encoder's files are as before.
 * Global settings are borrowed, not changed: the model is built from the run's own seeded
   random streams, and ``fit()`` uses the config's thread count and the run's streams only
   while it runs, putting the caller's back when it returns or raises.
@@ -60,7 +65,10 @@ __all__ = ["Trainer", "train"]
 class Trainer:
     """Train a :class:`~lassnet.separator.SeparationNet` with a frozen query encoder.
 
-    Taught in chapter 7 (Training).
+    Taught in chapter 7 (Training). A trainable encoder (``encoder.trainable``: the ``label``
+    ablation of chapter 4) is trained too: its parameters join the optimiser as a second
+    parameter group with the separator's learning rate, schedule and weight decay, count in
+    the gradient-norm clipping, and are saved in the checkpoint and ``model.pt``.
 
     Args:
         config: a :class:`TrainConfig` (or a name / YAML path for :func:`load_config`).
@@ -84,7 +92,11 @@ class Trainer:
     Attributes:
         model: the separator being trained; ``net`` is the module that runs the forward pass
             (``model`` itself, or its ``DistributedDataParallel`` wrapper under ``torchrun``).
-        optimizer, scaler: AdamW and the float16 gradient scaler (disabled otherwise).
+        encoder: the query encoder; ``encoder_trainable``: whether it is trained with the
+            separator (its ``trainable`` attribute).
+        optimizer, scaler: AdamW (one parameter group, the separator's; a second one, the
+            encoder's, when it is trainable) and the float16 gradient scaler (disabled
+            otherwise).
         step: the number of steps taken (the next step's 0-based index).
         rng: the run's random streams (:class:`lassnet.train.state.RandomStreams`).
         rank, world, distributed, device: where this process trains.
@@ -119,6 +131,7 @@ class Trainer:
                 self.step, self.rng = state.resume(
                     self.out_dir, model=self.model, optimizer=self.optimizer,
                     scaler=self.scaler, map_location=self.device, move_damaged=self.rank == 0,
+                    encoder=self.encoder,
                 )
                 self._saved_step = self.step
         except BaseException:
@@ -163,12 +176,17 @@ class Trainer:
 
     def _build(self, encoder: QueryEncoder | None) -> None:
         """The query encoder, the separator, the optimiser and the gradient scaler; the
-        encoder and the initial weights come from the run's random streams."""
+        encoder and the initial weights come from the run's random streams. A trainable
+        encoder moves to the training device and becomes the optimiser's second group."""
         with self.rng.active():
             if encoder is None:
                 from .. import query
 
                 encoder = query.build(self.cfg.query, **self.cfg.query_options)
+            # a stand-in encoder needs only dim and embed_text (lassnet.testing.FixedQueries)
+            self.encoder_trainable = bool(getattr(encoder, "trainable", False))
+            if self.encoder_trainable:
+                encoder = encoder.to(self.device)
             self.encoder = encoder
             self.model = SeparationNet.from_preset(
                 self.cfg.preset, condition_dim=encoder.dim, **self.cfg.separator
@@ -178,12 +196,26 @@ class Trainer:
         if self.cfg.channels_last:  # the same maths with NHWC activations (faster convs)
             self.model = self.model.to(memory_format=torch.channels_last)
         self.sample_rate = self.model.config.sample_rate
+        groups = [{"params": list(self.model.parameters())}]
+        if self.encoder_trainable:  # the label ablation: its table learns with the separator
+            groups.append({"params": self.trained_encoder_parameters()})
         self.optimizer = torch.optim.AdamW(
-            self.model.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay,
-            amsgrad=self.cfg.amsgrad,
+            groups, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay, amsgrad=self.cfg.amsgrad,
         )
         self.precision = self._precision()
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision == "float16")
+
+    def trained_encoder_parameters(self) -> list[torch.nn.Parameter]:
+        """The encoder's parameters the optimiser updates: all of a trainable encoder's
+        (those that require gradients), none of a frozen one's."""
+        if not self.encoder_trainable:
+            return []
+        return [p for p in self.encoder.parameters() if p.requires_grad]
+
+    def _trained_parameters(self) -> list[torch.nn.Parameter]:
+        """Every parameter the optimiser updates: the separator's, then a trainable
+        encoder's (what gradient clipping measures)."""
+        return list(self.model.parameters()) + self.trained_encoder_parameters()
 
     def _precision(self) -> str:
         """The config's precision, with ``auto`` answered: by the checkpoint of a run being
@@ -248,6 +280,7 @@ class Trainer:
             state.save(self.out_dir, state.payload(
                 step=self.step, config=self.cfg, model=self.model, optimizer=self.optimizer,
                 scaler=self.scaler, rng=self.rng, precision=self.precision,
+                encoder=self.encoder,
             ))
         if self.distributed:
             dist.barrier()
@@ -311,8 +344,11 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=dtype)
 
     def train_step(self, batch: dict[str, Any]) -> float:
-        """One optimisation step on a collated batch; returns the loss."""
+        """One optimisation step on a collated batch; returns the loss. A trainable encoder
+        embeds the captions with gradients and is updated by the same step."""
         self.net.train()
+        if self.encoder_trainable:
+            self.encoder.train()
         mixture = batch["mixture"].to(self.device)  # (B, 1, L)
         target = batch["target"].to(self.device)  # (B, 1, L)
         cond = self._conditions(batch, self.step)  # (B, D)
@@ -321,14 +357,25 @@ class Trainer:
         loss = LOSSES[self.cfg.loss](estimate.float(), target)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
+        if self.distributed:  # DDP averages the separator's gradients; the encoder's here
+            self._average_encoder_gradients()
         if self.cfg.grad_clip:
             self.scaler.unscale_(self.optimizer)
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+            torch.nn.utils.clip_grad_norm_(self._trained_parameters(), self.cfg.grad_clip)
         self._set_lr(self.step)  # lr · lr_factor(step)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.step += 1
         return float(loss.detach())
+
+    def _average_encoder_gradients(self) -> None:
+        """Average a trainable encoder's gradients over the ranks (DDP wraps only the
+        separator), so every rank applies the same update to the same table."""
+        for p in self.trained_encoder_parameters():
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+            dist.all_reduce(p.grad)
+            p.grad /= self.world
 
     # ------------------------------------------------------------ validation
     @torch.no_grad()
@@ -342,6 +389,8 @@ class Trainer:
             )
         was_training = self.model.training
         self.model.eval()
+        if self.encoder_trainable:
+            self.encoder.eval()
         sd, si = [], []
         for batch in validation_loader(self._val_data, self.cfg.batch_size):
             mixture = batch["mixture"].to(self.device)  # (B, 1, L)
