@@ -10,6 +10,13 @@ the best of ``--repeats`` runs after one warm-up.
     python benchmarks/query.py --encoders clap --clap-checkpoint CLAP.pt  # e.g. AudioSep's
     python benchmarks/query.py --encoders clap --clap-random   # HTS-AT tiny, random weights
     python benchmarks/query.py --threads 2 --json out.json
+    python benchmarks/query.py --encoders minilm-audio clap --clap-checkpoint CLAP.pt --gap 8
+
+``--gap N`` also measures each audio-capable encoder's modality gap
+(:func:`lassnet.introspect.encoder_gap`): N test clips per class of the synthetic corpus
+against the corpus's 70 captions; the mean cosine of two paraphrases, of a clip and its own
+class's captions, of a clip and other classes' captions, and the distance between the two
+modalities' centres (chapter 4). With AudioSep's CLAP checkpoint this is CLAP's gap.
 
 ``--clap-random`` builds laion-clap's HTS-AT tiny with random weights and a one-layer stand-in
 text tower (no download): its audio figures are those of the real HTS-AT tiny, its text
@@ -88,6 +95,15 @@ def worker(args) -> dict:
         clips = 0.1 * torch.randn(args.audio_batch, 1, int(16000 * args.seconds), generator=gen)
         seconds = _best_time(lambda: encoder.embed_audio(clips, 16000), args.repeats, device)
         result["audio_per_s"] = args.audio_batch / seconds
+        if args.gap:
+            from lassnet.data import CAPTIONS, SyntheticClips
+            from lassnet.introspect import encoder_gap
+
+            clips = SyntheticClips("test", 16000, 3.0, count=len(CAPTIONS) * args.gap)
+            items = [clips[i] for i in range(len(clips))]
+            waves = torch.stack([it["wave"][0] for it in items])  # (N, L)
+            gap = encoder_gap(encoder, CAPTIONS, waves, [it["label"] for it in items], 16000)
+            result["gap"] = gap | {"clips": len(items)}
     return result
 
 
@@ -120,6 +136,8 @@ def main(argv=None) -> None:
     parser.add_argument("--audio-batch", type=int, default=8, help="clips per audio batch")
     parser.add_argument("--seconds", type=float, default=2.0, help="length of each audio clip")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--gap", type=int, default=0, metavar="N",
+                        help="also measure the modality gap with N test clips per class")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--clap-cwd", help=argparse.SUPPRESS)
@@ -145,7 +163,7 @@ def main(argv=None) -> None:
     rows = []
     passthrough = ["--device", args.device, "--threads", str(args.threads), "--batch",
                    str(args.batch), "--audio-batch", str(args.audio_batch), "--seconds",
-                   str(args.seconds), "--repeats", str(args.repeats)]
+                   str(args.seconds), "--repeats", str(args.repeats), "--gap", str(args.gap)]
     if args.clap_checkpoint:
         passthrough += ["--clap-checkpoint", str(Path(args.clap_checkpoint).resolve())]
     tmp = tempfile.TemporaryDirectory()
@@ -170,6 +188,15 @@ def main(argv=None) -> None:
         print(f"{name:14s} {row['dim']:4d} {row['load_s']:8.1f} {text:>9s} {cached:>10s} "
               f"{audio:>9s}")
     tmp.cleanup()
+    gaps = [r for r in rows if "gap" in r]
+    if gaps:
+        print(f"\nmodality gap (mean cosine; {gaps[0]['gap']['clips']} test clips, 70 captions)")
+        print(f"{'encoder':14s} {'caption-caption':>16s} {'clip-caption':>13s} "
+              f"{'(other classes)':>16s} {'centre gap':>11s}")
+        for r in gaps:
+            g = r["gap"]
+            print(f"{r['encoder']:14s} {g['text_same']:16.2f} {g['cross_same']:13.2f} "
+                  f"{g['cross_other']:16.2f} {g['centroid_distance']:11.2f}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
 

@@ -46,6 +46,7 @@ __all__ = [
     "FiLMTrace",
     "film_trace",
     "modality_gap",
+    "encoder_gap",
 ]
 
 
@@ -555,6 +556,25 @@ def modality_gap(text, text_labels, audio, audio_labels) -> dict[str, float]:
     return {"text_same": text_same, "audio_same": audio_same, "cross_same": cross_same,
             "text_other": text_other, "audio_other": audio_other, "cross_other": cross_other,
             "centroid_distance": float((a.mean(0) - t.mean(0)).norm())}
+
+
+def encoder_gap(encoder, captions, waves, wave_labels, sample_rate: int) -> dict[str, float]:
+    """:func:`modality_gap` of a query encoder that takes both text and audio (``minilm-audio``,
+    ``clap`` with a checkpoint): embeds every caption of ``captions`` (``{class: [caption,
+    ...]}``) with ``encoder.embed_text`` and the clips ``waves`` (``(N, L)`` at
+    ``sample_rate``, classes ``wave_labels``) with ``encoder.embed_audio``, and compares the
+    two sets. ``benchmarks/query.py --gap`` runs it on the corpus's test clips for each
+    encoder; chapter 4 (QueryNet) teaches what the numbers mean."""
+    if not getattr(encoder, "supports_audio", False):
+        raise ValueError(f"{type(encoder).__name__} embeds no audio; the modality gap needs an "
+                         "encoder with both towers (minilm-audio, or clap with a checkpoint)")
+    texts = [c for cs in captions.values() for c in cs]
+    text_labels = [name for name, cs in captions.items() for _ in cs]
+    if not texts:
+        raise ValueError("captions is empty: give {class: [caption, ...]}")
+    text = encoder.embed_text(texts)  # (N_t, D)
+    audio = encoder.embed_audio(waves, sample_rate)  # (N, D)
+    return modality_gap(text, text_labels, audio, list(wave_labels))
 
 
 def _embedding_sets(text, audio, text_labels, audio_labels) -> tuple[torch.Tensor, torch.Tensor]:

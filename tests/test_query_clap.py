@@ -219,3 +219,24 @@ def test_fit_clip_repeats_short_and_centres_long():
     assert fitted[400000:].abs().sum() == 0
     long = torch.arange(500000, dtype=torch.float32)
     torch.testing.assert_close(clap_backend._fit_clip(long), long[10000:490000])
+
+
+def test_encoder_gap_measures_claps_modality_gap(clap_env):
+    """introspect.encoder_gap on a CLAP checkpoint: exactly modality_gap of its own text and
+    audio embeddings (what benchmarks/query.py --gap prints for AudioSep's CLAP)."""
+    from lassnet.introspect import encoder_gap, modality_gap
+
+    encoder = clap_env["encoder"]
+    captions = {"siren": ["a siren wailing", "an ambulance siren"],
+                "rain": ["rain on a roof", "heavy rain falling"]}
+    gen = torch.Generator().manual_seed(3)
+    waves = 0.1 * torch.randn(4, 16000, generator=gen)  # (N, L) at 16 kHz
+    labels = ["siren", "siren", "rain", "rain"]
+    gap = encoder_gap(encoder, captions, waves, labels, 16000)
+    text = encoder.embed_text([c for cs in captions.values() for c in cs])
+    audio = encoder.embed_audio(waves, 16000)
+    expected = modality_gap(text, ["siren", "siren", "rain", "rain"], audio, labels)
+    assert gap == pytest.approx(expected, abs=1e-6)
+    assert 0.0 <= gap["centroid_distance"] <= 2.0
+    with pytest.raises(ValueError, match="embeds no audio"):
+        encoder_gap(query.build("label", dim=8), captions, waves, labels, 16000)
