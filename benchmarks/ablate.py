@@ -79,20 +79,10 @@ def run_variant(config: str, steps: int, overrides: dict, out: Path) -> dict:
     }
 
 
-def cpu_model() -> str:
-    """The CPU's model name, from ``/proc/cpuinfo`` (else what ``platform`` says)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def results_document(args, variants: list, results: list) -> dict:
     """What ``--json`` writes: the command's settings, where it ran, and every variant."""
     import torch
+    from _timing import cpu_name  # benchmarks/_timing.py, beside this file
 
     return {
         "benchmark": "benchmarks/ablate.py",
@@ -101,7 +91,7 @@ def results_document(args, variants: list, results: list) -> dict:
         "parallel": args.parallel,
         "threads_per_variant": 1,
         "metric": "SI-SDRi on chapter 8's protocol (lassnet.evaluate.evaluate_model), dB",
-        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(),
+        "machine": {"cpu": cpu_name(), "cores": os.cpu_count(),
                     "torch": str(torch.__version__), "python": platform.python_version()},
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "variants": [{"name": name, "overrides": overrides, **result}

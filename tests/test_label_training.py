@@ -209,6 +209,7 @@ def test_checkpoint_size_estimate_counts_the_table(tmp_path):
 
 
 def test_ablate_results_document(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # as when run as a script
     spec = importlib.util.spec_from_file_location("ablate", ROOT / "benchmarks" / "ablate.py")
     ablate = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ablate)
