@@ -125,6 +125,9 @@ class TrainConfig:
     weight_decay: float = 0.0
     amsgrad: bool = True
     grad_clip: float | None = None
+    # Weight averaging: an exponential moving average of the separator's weights (and batch-norm
+    # statistics), ema_decay per step (e.g. 0.999); model.pt holds the average. 0: none.
+    ema_decay: float = 0.0
     precision: str = "float32"  # "auto", "bfloat16", or "float16" on CUDA
     threads: int | None = None  # CPU threads for the model during fit() (None: leave as is)
     channels_last: bool = False  # NHWC activations: ~1.3x faster steps on CPU (oneDNN)
@@ -193,6 +196,9 @@ class TrainConfig:
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be >= 1 (or null for PyTorch's default), "
                              f"got {self.threads}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1) (0: no weight averaging), "
+                             f"got {self.ema_decay}")
         if not 0.0 <= self.min_lr <= self.lr:
             raise ValueError(f"min_lr must be in [0, lr = {self.lr}], got {self.min_lr}")
 

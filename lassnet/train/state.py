@@ -14,7 +14,9 @@ A run folder holds:
   stored; a version-1 file (which had a ``scheduler`` entry) resumes the same, that entry
   ignored.
 * ``model.pt`` (:data:`MODEL`): the weights and configs alone (with a trainable encoder's
-  ``query_state``), for inference (``LASSModel.load``).
+  ``query_state``), for inference (``LASSModel.load``). With weight averaging
+  (``ema_decay``, :class:`WeightAverage`) the checkpoint keeps both the trained weights and
+  their average (``ema_state``); ``model.pt`` holds the average.
 * ``train_log.csv`` and ``val_log.csv`` (:data:`LOSS_LOG`, :data:`VAL_LOG`): one row per
   ``log_every`` / ``validate_every`` steps. Each row is written atomically (the file is
   rewritten whole through :func:`lassnet.files.atomic_write`), so a killed process never
@@ -102,6 +104,7 @@ __all__ = [
     "StepAbandoned",
     "SaveAbandoned",
     "ignore_stop_signals",
+    "WeightAverage",
 ]
 
 CHECKPOINT = "checkpoint.pt"
@@ -115,8 +118,65 @@ DAMAGED_SUFFIX = ".damaged"
 #: The version of the ``lassnet.train`` checkpoint format written now. Version 1 (until the
 #: schedule became a pure function of the step) also stored a ``scheduler`` entry.
 FORMAT_VERSION = 2
-#: What ``model.pt`` keeps of a checkpoint.
+#: What ``model.pt`` keeps of a checkpoint (with weight averaging, ``state_dict`` is the average).
 _MODEL_KEYS = ("step", "config", "state_dict", "query", "train_config", "query_state")
+
+
+# --------------------------------------------------------------------------- weight averaging
+class WeightAverage:
+    """An exponential moving average of a model's weights and floating-point buffers (its
+    batch-norm statistics), the weight averaging of Polyak and Juditsky's kind used by most
+    image and audio models: after update ``n`` (1-based),
+
+        avg ← d_n · avg + (1 − d_n) · w,    d_n = min(decay, (1 + n) / (10 + n)),
+
+    starting from the weights it was built from; the warm-up of ``d_n`` (as TensorFlow's
+    ``ExponentialMovingAverage`` with ``num_updates``) lets the first updates count fully
+    instead of dragging the random initial weights along. Integer buffers (batch norm's
+    ``num_batches_tracked``) are copied. ``state`` is a state dict of the model's keys.
+    Taught in chapter 7 (Training).
+    """
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"decay must be in (0, 1), got {decay}")
+        self.decay = float(decay)
+        self.updates = 0
+        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    def factor(self, n: int) -> float:
+        """``d_n``: how much of the average update ``n`` (1-based) keeps."""
+        return min(self.decay, (1.0 + n) / (10.0 + n))
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        """Fold the model's current weights into the average."""
+        self.updates += 1
+        keep = self.factor(self.updates)
+        avg, new = [], []
+        for key, value in model.state_dict().items():
+            mine = self.state[key]
+            if mine.is_floating_point():
+                avg.append(mine)
+                new.append(value.detach())
+            else:
+                mine.copy_(value)
+        torch._foreach_lerp_(avg, new, 1.0 - keep)
+
+    def load(self, state: dict[str, torch.Tensor], updates: int, where: str = "") -> None:
+        """Restore a saved average (``state`` with this model's keys) and its update count."""
+        if state.keys() != self.state.keys():
+            missing = sorted(set(self.state) ^ set(state))[:3]
+            raise CheckpointError(f"{where}: its weight average does not fit this model "
+                                  f"(keys such as {missing})")
+        for key, value in state.items():
+            self.state[key].copy_(value)
+        self.updates = int(updates)
+
+    def copy_to(self, model: torch.nn.Module) -> torch.nn.Module:
+        """Load the average into ``model`` (one of the same architecture); returns it."""
+        model.load_state_dict(self.state)
+        return model
 
 
 # --------------------------------------------------------------------------- random streams
@@ -381,14 +441,20 @@ def open_run_folder(folder: str | os.PathLike, *, need_bytes: int = 0) -> RunLoc
 def payload(*, step: int, config: TrainConfig, model: torch.nn.Module,
             optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
             rng: RandomStreams, precision: str | None = None,
-            encoder: torch.nn.Module | None = None) -> dict[str, Any]:
+            encoder: torch.nn.Module | None = None,
+            average: WeightAverage | None = None) -> dict[str, Any]:
     """The training checkpoint's contents (see the module docstring); ``model`` is a
     :class:`~lassnet.separator.SeparationNet` (not its DDP wrapper); ``precision`` the one
     the run computes in (``auto`` answered), which a resumed ``auto`` run keeps; ``encoder``
-    the query encoder, whose weights are kept (``query_state``) only when it is trainable."""
+    the query encoder, whose weights are kept (``query_state``) only when it is trainable;
+    ``average`` the run's :class:`WeightAverage`, if it averages (``ema_state``,
+    ``ema_updates``)."""
     extra = {}
     if encoder is not None and getattr(encoder, "trainable", False):
         extra["query_state"] = encoder.state_dict()
+    if average is not None:
+        extra["ema_state"] = average.state
+        extra["ema_updates"] = average.updates
     return {
         "precision": precision or config.precision,
         "step": step,
@@ -408,8 +474,10 @@ def save(out_dir: str | os.PathLike, contents: dict[str, Any]) -> None:
     ``model.pt`` (weights and configs, for inference) into ``out_dir``."""
     out_dir = Path(out_dir)
     checkpoint.save(contents, out_dir / CHECKPOINT, kind="train", version=FORMAT_VERSION)
-    checkpoint.save({k: contents[k] for k in _MODEL_KEYS if k in contents}, out_dir / MODEL,
-                    kind="model")
+    model = {k: contents[k] for k in _MODEL_KEYS if k in contents}
+    if "ema_state" in contents:  # the averaged weights are the ones to use
+        model["state_dict"] = contents["ema_state"]
+    checkpoint.save(model, out_dir / MODEL, kind="model")
 
 
 def recorded_precision(out_dir: str | os.PathLike) -> str | None:
@@ -440,10 +508,12 @@ def _version(path: Path, contents: dict[str, Any]) -> int:
 def resume(out_dir: str | os.PathLike, *, model: torch.nn.Module,
            optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
            map_location: Any = "cpu", move_damaged: bool = True,
-           encoder: torch.nn.Module | None = None) -> tuple[int, RandomStreams]:
+           encoder: torch.nn.Module | None = None,
+           average: WeightAverage | None = None) -> tuple[int, RandomStreams]:
     """Load ``out_dir/checkpoint.pt`` into a freshly built ``model`` (a ``SeparationNet``),
-    ``optimizer``, ``scaler`` and, when it is trainable, query ``encoder``; drop log rows
-    written after it. Returns the step to continue from and the run's random streams.
+    ``optimizer``, ``scaler``, when it is trainable, query ``encoder``, and, when the run
+    averages its weights, ``average``; drop log rows written after it. Returns the step to
+    continue from and the run's random streams.
 
     Raises :class:`CheckpointError` for an unreadable or damaged file, one of a newer format,
     or one trained with another model (the message lists the config fields that differ). A
@@ -479,7 +549,15 @@ def resume(out_dir: str | os.PathLike, *, model: torch.nn.Module,
             f"{path} was trained with {had} query encoder ({contents['query']['name']!r}), "
             f"and this run's is {'trainable' if trainable else 'frozen'}; use another out_dir"
         )
+    if (average is not None) != ("ema_state" in contents):
+        raise CheckpointError(
+            f"{path} was trained {'with' if 'ema_state' in contents else 'without'} weight "
+            f"averaging, and this run's ema_decay is {average.decay if average else 0}; "
+            "set ema_decay as that run did, or use another out_dir"
+        )
     checkpoint.load_state(model, contents["state_dict"], str(path))
+    if average is not None:
+        average.load(contents["ema_state"], int(contents["ema_updates"]), str(path))
     if trainable:
         checkpoint.load_state(encoder, contents["query_state"], f"{path} (query encoder)")
     optimizer.load_state_dict(contents["optimizer"])

@@ -97,6 +97,8 @@ class Trainer:
         optimizer, scaler: AdamW (one parameter group, the separator's; a second one, the
             encoder's, when it is trainable) and the float16 gradient scaler (disabled
             otherwise).
+        average: the run's :class:`~lassnet.train.state.WeightAverage` when ``ema_decay`` is
+            set (``model.pt`` and validation use the averaged weights), else ``None``.
         step: the number of steps taken (the next step's 0-based index).
         rng: the run's random streams (:class:`lassnet.train.state.RandomStreams`).
         rank, world, distributed, device: where this process trains.
@@ -131,7 +133,7 @@ class Trainer:
                 self.step, self.rng = state.resume(
                     self.out_dir, model=self.model, optimizer=self.optimizer,
                     scaler=self.scaler, map_location=self.device, move_damaged=self.rank == 0,
-                    encoder=self.encoder,
+                    encoder=self.encoder, average=self.average,
                 )
                 self._saved_step = self.step
         except BaseException:
@@ -204,6 +206,9 @@ class Trainer:
         )
         self.precision = self._precision()
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision == "float16")
+        # weight averaging (ema_decay > 0): model.pt and validation use the average
+        self.average = (state.WeightAverage(self.model, self.cfg.ema_decay)
+                        if self.cfg.ema_decay else None)
 
     def trained_encoder_parameters(self) -> list[torch.nn.Parameter]:
         """The encoder's parameters the optimiser updates: all of a trainable encoder's
@@ -280,7 +285,7 @@ class Trainer:
             state.save(self.out_dir, state.payload(
                 step=self.step, config=self.cfg, model=self.model, optimizer=self.optimizer,
                 scaler=self.scaler, rng=self.rng, precision=self.precision,
-                encoder=self.encoder,
+                encoder=self.encoder, average=self.average,
             ))
         if self.distributed:
             dist.barrier()
@@ -365,6 +370,8 @@ class Trainer:
         self._set_lr(self.step)  # lr · lr_factor(step)
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        if self.average is not None:
+            self.average.update(self.model)
         self.step += 1
         return float(loss.detach())
 
@@ -380,15 +387,21 @@ class Trainer:
     # ------------------------------------------------------------ validation
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        """Mean SDRi and SI-SDRi (dB) on a fixed set of ``val_size`` validation mixtures."""
+        """Mean SDRi and SI-SDRi (dB) on a fixed set of ``val_size`` validation mixtures, of
+        the weights ``model.pt`` holds (the average, when the run averages)."""
+        import copy
+
         from ..metrics import sdri, si_sdri
 
         if self._val_data is None:
             self._val_data = build_dataset(
                 self.cfg, self.sample_rate, "validation", self.cfg.val_size, seed=12345
             )
+        model = self.model
+        if self.average is not None:
+            model = self.average.copy_to(copy.deepcopy(self.model))
         was_training = self.model.training
-        self.model.eval()
+        model.eval()
         if self.encoder_trainable:
             self.encoder.eval()
         sd, si = [], []
@@ -396,7 +409,7 @@ class Trainer:
             mixture = batch["mixture"].to(self.device)  # (B, 1, L)
             target = batch["target"].to(self.device)  # (B, 1, L)
             cond = self.encoder.embed_text(batch["caption"]).to(self.device)  # (B, D)
-            est = self.model(mixture, cond)  # (B, 1, L)
+            est = model(mixture, cond)  # (B, 1, L)
             sd.append(sdri(est, target, mixture).flatten().cpu())  # (B,)
             si.append(si_sdri(est, target, mixture).flatten().cpu())  # (B,)
         self.model.train(was_training)
