@@ -8,6 +8,8 @@
                         :class:`AudioSepMixer` (AudioSep's released mixing),
                         :func:`evaluation_mixtures`, :func:`describe_mixture`,
                         :func:`reference_for`, :func:`collate`
+:mod:`.augment`         :class:`ClipAugment`: random pitch/tempo, equaliser, room and noise
+                        floor for training clips
 :mod:`.outofrecipe`     a test-only second synthesiser of the same classes:
                         :class:`OutOfRecipeClips`, :func:`synthesize_out_of_recipe`,
                         :data:`OUT_OF_RECIPE_CAPTIONS`
@@ -20,6 +22,7 @@
 ======================  ==================================================================
 """
 
+from .augment import ClipAugment
 from .base import ClipSource, LabelledClips
 from .cache import RenderedClips, cache_key, rendered_bytes
 from .datasets import (
@@ -69,6 +72,7 @@ from .synthetic import (
 )
 
 __all__ = [
+    "ClipAugment",
     "AUDIO_EXTENSIONS",
     "CAPTIONS",
     "CLASSES",

@@ -43,7 +43,7 @@ The integers come from Python's ``random`` seeded with the batch's index, as Aud
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -115,6 +115,10 @@ class MixtureDataset(Dataset):
             ``target_classes[i % len(target_classes)]`` (used for evaluation sets).
         query_audio: also return another clip of the target's class as ``query_wave``.
         return_sources: also return the individual interferers.
+        augment: a callable ``(wave (1, L), rng) → (1, L)`` applied to every clip after it is
+            cropped, before mixing (target, interferers and query clip alike), drawing from
+            the item's random stream: a :class:`~lassnet.data.augment.ClipAugment` (training
+            only; ``None``: the clips as the source makes them).
 
     Taught in chapter 6 (Data).
     """
@@ -136,6 +140,7 @@ class MixtureDataset(Dataset):
         target_classes: Sequence[str] | None = None,
         query_audio: bool = False,
         return_sources: bool = False,
+        augment: Callable[[torch.Tensor, np.random.Generator], torch.Tensor] | None = None,
     ):
         if source is None:
             source = SyntheticClips(
@@ -193,6 +198,7 @@ class MixtureDataset(Dataset):
         self.target_classes = target_classes
         self.query_audio = bool(query_audio)
         self.return_sources = bool(return_sources)
+        self.augment = augment
 
     def __len__(self) -> int:
         return self.count
@@ -237,7 +243,10 @@ class MixtureDataset(Dataset):
         wave = item["wave"]
         if wave.dim() != 2 or wave.shape[0] != 1:
             raise ValueError(f"source items must be mono (1, L), got {tuple(wave.shape)}")
-        return self._crop(wave.to(torch.float32), rng), item
+        wave = self._crop(wave.to(torch.float32), rng)
+        if self.augment is not None:
+            wave = self.augment(wave, rng)
+        return wave, item
 
     # -- the item ------------------------------------------------------------------------------
 

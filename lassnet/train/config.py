@@ -106,7 +106,13 @@ class TrainConfig:
     gain_db: tuple[float, float] = (-10.0, 10.0)
     mixing: str = "lassnet"  # or "audiosep": AudioSep's batch mixer (next clip, integer gains)
     max_mix_num: int = 2  # with mixing "audiosep": sources per mixture at most, target included
+    # Clip augmentation of the training mixtures (lassnet.data.ClipAugment): e.g.
+    # {pitch: 2, eq: 0.5, room: 0.3, noise_db: [-40, -20]}; {} (the default): none.
+    augment: dict[str, Any] = field(default_factory=dict)
     use_text_ratio: float = 1.0
+    # Query noise: each training query embedding e becomes (e + σ·n)·|e|/|e + σ·n|, n a random
+    # direction about as long as e (n ~ N(0, |e|²·I/D)): cos(e, e') ≈ 1/√(1 + σ²). 0: none.
+    query_noise: float = 0.0
     audio_query: str = "same_class"  # or "target": AudioSep's hybrid mode (the target itself)
     num_workers: int = 0
     # "auto": on CUDA, serve a finite pool's clips from a file rendered once; "on"; "off"
@@ -196,6 +202,16 @@ class TrainConfig:
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be >= 1 (or null for PyTorch's default), "
                              f"got {self.threads}")
+        if self.augment:
+            if not isinstance(self.augment, dict):
+                raise ValueError(f"augment must be a mapping of options, got {self.augment!r}")
+            if self.mixing != "lassnet":
+                raise ValueError("augment works with lassnet's mixing only (mixing: lassnet)")
+            from ..data.augment import ClipAugment  # only when asked for: scipy is slow to load
+
+            ClipAugment.from_options(16000, self.augment)  # its checks, in one line each
+        if not 0.0 <= self.query_noise <= 10.0:
+            raise ValueError(f"query_noise must be in [0, 10] (0: none), got {self.query_noise}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1) (0: no weight averaging), "
                              f"got {self.ema_decay}")

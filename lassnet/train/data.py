@@ -101,6 +101,8 @@ def build_dataset(cfg: TrainConfig, sample_rate: int, split: str, count: int,
         seed=seed,
         split=split,
         query_audio=cfg.use_text_ratio < 1.0,
+        augment=(data.ClipAugment.from_options(sample_rate, cfg.augment)
+                 if cfg.augment and split == "train" else None),
     )
 
 

@@ -312,6 +312,25 @@ class Trainer:
             group["lr"] = lr
 
     def _conditions(self, batch: dict[str, Any], step: int) -> torch.Tensor:
+        """Query embeddings ``(B, D)`` of a training step, with ``query_noise`` added
+        (:meth:`_noisy`)."""
+        cond = self._clean_conditions(batch, step)
+        return self._noisy(cond, step) if self.cfg.query_noise else cond
+
+    def _noisy(self, cond: torch.Tensor, step: int) -> torch.Tensor:
+        """``query_noise`` σ: every embedding ``e`` of the batch becomes
+        ``(e + σ·n)·‖e‖/‖e + σ·n‖`` with ``n ~ N(0, ‖e‖²·I/D)`` (a random direction about as
+        long as ``e``, drawn from the step and the seed, so a resumed run draws the same): the
+        same length, at cosine about ``1/√(1 + σ²)`` to ``e``. The separator learns to answer
+        a neighbourhood of each training caption rather than the point, as a paraphrase or
+        an audio query lands near, not on, the captions it was trained with."""
+        gen = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + step + 7_919)
+        n = torch.randn(cond.shape, generator=gen).to(cond) / math.sqrt(cond.shape[-1])
+        moved = cond + self.cfg.query_noise * n * cond.norm(dim=-1, keepdim=True)
+        return moved * (cond.norm(dim=-1, keepdim=True)
+                        / moved.norm(dim=-1, keepdim=True).clamp_min(1e-12))
+
+    def _clean_conditions(self, batch: dict[str, Any], step: int) -> torch.Tensor:
         """Query embeddings ``(B, D)``: the captions', or, when ``use_text_ratio < 1``, audio
         embeddings for some of them.
 
