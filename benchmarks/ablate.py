@@ -12,6 +12,12 @@ time, each on one thread; the table gives the protocol's mean and median SI-SDRi
 class, the wrong-query control and the training seconds. Short runs rank changes; they do
 not predict the full run's score.
 
+Every variant is also scored on the out-of-recipe corpus (chapter 9: other sound models of the
+same classes through a recording chain, queried with that corpus's captions, then with the
+training captions), and each variant after the first is compared with the first mixture by
+mixture (the mean difference and its bootstrap 95 % interval). ``--keep DIR`` keeps each
+variant's run folder.
+
 ``--json PATH`` also writes the results (atomically, :func:`lassnet.files.write_text`): the
 variants and their overrides, the steps, each variant's resolved training config, every
 score above plus the confidence interval of the mean and the per-class means, and where it
@@ -137,6 +143,8 @@ def main(argv=None):
                         help="a named set of config overrides (repeatable)")
     parser.add_argument("--parallel", type=int, default=2, help="variants trained at once")
     parser.add_argument("--json", metavar="PATH", help="also write the results to PATH")
+    parser.add_argument("--keep", metavar="DIR",
+                        help="keep each variant's run folder (model.pt, logs) in DIR/<name>")
     parser.add_argument("--child", nargs=2, metavar=("JSON", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:  # one variant, in its own process
@@ -164,8 +172,12 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         def child(item):
             i, (name, overrides) = item
+            folder = Path(tmp) / f"v{i}"
+            if args.keep:
+                folder = Path(args.keep) / "".join(c if c.isalnum() or c in "-_." else "_"
+                                                   for c in name)
             cmd = [sys.executable, __file__, "--config", args.config, "--steps", str(args.steps),
-                   "--child", json.dumps(overrides), str(Path(tmp) / f"v{i}")]
+                   "--child", json.dumps(overrides), str(folder)]
             done = subprocess.run(cmd, capture_output=True, text=True)
             if done.returncode:
                 raise SystemExit(f"variant {name!r} failed:\n{done.stderr[-2000:]}")

@@ -222,3 +222,16 @@ def test_ablate_results_document(monkeypatch):
         ("minilm", {"query": "minilm"}, 6.0), ("label", {"query": "label"}, 5.0)]
     assert doc["machine"]["torch"] == str(torch.__version__)
     assert doc["machine"]["cpu"]
+
+
+def test_ablate_paired_difference(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("ablate", ROOT / "benchmarks" / "ablate.py")
+    ablate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ablate)
+    a = [1.0, 5.0, -3.0, 2.0, 0.5, 8.0]
+    assert ablate.paired(a, a) == (0.0, 0.0, 0.0)
+    mean, low, high = ablate.paired(a, [x + 1.5 for x in a])
+    assert (mean, low, high) == pytest.approx((1.5, 1.5, 1.5))
+    mean, low, high = ablate.paired(a, [x + d for x, d in zip(a, [0, 2, 0, 2, 0, 2])])
+    assert mean == pytest.approx(1.0) and 0.0 <= low < 1.0 < high <= 2.0
