@@ -172,12 +172,17 @@ def test_shipped_model_quality(encoder):
     model = LASSModel.load(shipped, encoder=encoder)
     report = evaluate_model(model, count=56, duration=2.0, progress=False)
     model_mean = report.summary("model")["mean"]
-    assert model_mean >= 10.0, report.to_text()
-    assert min(report.per_class("model").values()) >= 3.0, report.to_text()
-    # It listens to the query: the wrong caption scores far lower.
-    assert report.summary("wrong_query")["mean"] < model_mean - 8.0, report.to_text()
+    assert model_mean >= 10.8, report.to_text()  # 11.0 dB when shipped
+    assert min(report.per_class("model").values()) >= 6.0, report.to_text()  # wind, 6.4
+    # It listens to the query: the wrong caption scores far lower (43.8 dB when shipped).
+    assert report.summary("wrong_query")["mean"] < model_mean - 30.0, report.to_text()
     # The oracle references stay above this small model (they are references, not bounds).
     assert report.summary("oracle_irm")["mean"] > model_mean
+    # Sounds of the same classes made by another synthesiser, with other captions
+    # (chapter 9): -1.7 dB when shipped (the model before augmentation: -2.9 dB).
+    outside = evaluate_model(model, count=56, duration=2.0, dataset="out-of-recipe",
+                             bss=False, wrong_query=False, progress=False)
+    assert outside.summary("model")["mean"] >= -2.2, outside.to_text()
     # And it beats its untrained self by a wide margin.
     untrained = LASSModel(SeparationNet(model.separator.config), encoder)
     base = evaluate_model(untrained, count=14, duration=2.0, progress=False,

@@ -233,5 +233,5 @@ def test_ablate_paired_difference(monkeypatch):
     assert ablate.paired(a, a) == (0.0, 0.0, 0.0)
     mean, low, high = ablate.paired(a, [x + 1.5 for x in a])
     assert (mean, low, high) == pytest.approx((1.5, 1.5, 1.5))
-    mean, low, high = ablate.paired(a, [x + d for x, d in zip(a, [0, 2, 0, 2, 0, 2])])
+    mean, low, high = ablate.paired(a, [x + d for x, d in zip(a, [0, 2, 0, 2, 0, 2], strict=True)])
     assert mean == pytest.approx(1.0) and 0.0 <= low < 1.0 < high <= 2.0

@@ -24,6 +24,7 @@ clip's RMS is kept (the mixing sets levels).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -110,8 +111,7 @@ class ClipAugment:
         pos = np.where(pos > n - 1, period - pos, pos)
         y = np.interp(pos, np.arange(n), x)
         if rate > 1.0:  # a gentle low-pass against the aliasing of shrinking
-            b, a = signal.butter(4, min(0.95, 0.9 / rate))
-            y = signal.lfilter(b, a, y)
+            y = signal.sosfilt(_butter(4, round(min(0.95, 0.9 / rate), 3), "lowpass"), y)
         return y
 
     def _equalise(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -122,21 +122,21 @@ class ClipAugment:
         x = signal.lfilter(*_peaking(f0, gain, q, sr), x)
         if rng.random() < 0.5:
             if rng.random() < 0.6:
-                cut = rng.uniform(50.0, 400.0)
-                x = signal.sosfilt(signal.butter(2, cut, "highpass", fs=sr, output="sos"), x)
+                cut = rng.uniform(50.0, 400.0) / (sr / 2)
+                x = signal.sosfilt(_butter(2, round(cut, 4), "highpass"), x)
             if rng.random() < 0.6:
-                cut = rng.uniform(2500.0, 0.45 * sr)
-                x = signal.sosfilt(signal.butter(2, cut, "lowpass", fs=sr, output="sos"), x)
+                cut = rng.uniform(2500.0, 0.45 * sr) / (sr / 2)
+                x = signal.sosfilt(_butter(2, round(cut, 3), "lowpass"), x)
         return x
 
     def _reverberate(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         sr = self.sample_rate
         t60 = rng.uniform(0.2, 1.2)
-        length = int(t60 * sr)
+        length = min(int(t60 * sr), len(x))  # later samples of the response cannot reach x
         t = np.arange(length) / sr
         tail = rng.standard_normal(length) * np.exp(-6.9 * t / t60)
         # highs die faster: low-pass the tail with a cut-off that falls with time
-        dark = signal.lfilter(*signal.butter(1, min(0.9, 3000.0 / (sr / 2))), tail)
+        dark = signal.sosfilt(_butter(1, round(min(0.9, 3000.0 / (sr / 2)), 3), "lowpass"), tail)
         blend = np.clip(t / t60, 0.0, 1.0)
         ir = (1 - blend) * tail + blend * dark
         for _ in range(int(rng.integers(2, 6))):  # early reflections
@@ -160,6 +160,13 @@ class ClipAugment:
             noise = np.fft.irfft(spectrum / np.sqrt(f), n=len(x))
         level = np.sqrt(np.mean(x**2)) * 10.0 ** (rng.uniform(low, high) / 20.0)
         return noise * level / max(np.sqrt(np.mean(noise**2)), 1e-12)
+
+
+@functools.lru_cache(maxsize=4096)
+def _butter(order: int, cutoff: float, kind: str) -> np.ndarray:
+    """A Butterworth filter's second-order sections (``cutoff`` relative to Nyquist), designed
+    once per rounded cut-off: designing one costs more than filtering half a second."""
+    return signal.butter(order, cutoff, kind, output="sos")
 
 
 def _peaking(f0: float, gain_db: float, q: float, sr: int) -> tuple[np.ndarray, np.ndarray]:
