@@ -106,13 +106,15 @@ def _per_mixture(report) -> list[float]:
 
 
 def paired(a: list[float], b: list[float], draws: int = 10_000, seed: int = 0) -> tuple:
-    """Mean of ``b - a`` over the same mixtures and its bootstrap 95 % interval."""
+    """Mean of ``b - a`` over the same mixtures and its bootstrap 95 % interval
+    (:func:`lassnet.evaluate.bootstrap_ci` of the differences)."""
     import numpy as np
 
+    from lassnet.evaluate import bootstrap_ci
+
     d = np.asarray(b) - np.asarray(a)
-    rng = np.random.default_rng(seed)
-    means = d[rng.integers(len(d), size=(draws, len(d)))].mean(axis=1)
-    return float(d.mean()), float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
+    low, high = bootstrap_ci(d, n_boot=draws, seed=seed)
+    return float(d.mean()), low, high
 
 
 def results_document(args, variants: list, results: list) -> dict:

@@ -317,6 +317,11 @@ class Trainer:
         cond = self._clean_conditions(batch, step)
         return self._noisy(cond, step) if self.cfg.query_noise else cond
 
+    def _step_generator(self, step: int, salt: int = 0) -> torch.Generator:
+        """A CPU generator seeded from the config's seed and ``step`` (and ``salt``, one per
+        use): a step's random draws are the same in a resumed run."""
+        return torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + step + salt)
+
     def _noisy(self, cond: torch.Tensor, step: int) -> torch.Tensor:
         """``query_noise`` σ: every embedding ``e`` of the batch becomes
         ``(e + σ·n)·‖e‖/‖e + σ·n‖`` with ``n ~ N(0, ‖e‖²·I/D)`` (a random direction about as
@@ -324,7 +329,7 @@ class Trainer:
         same length, at cosine about ``1/√(1 + σ²)`` to ``e``. The separator learns to answer
         a neighbourhood of each training caption rather than the point, as a paraphrase or
         an audio query lands near, not on, the captions it was trained with."""
-        gen = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + step + 7_919)
+        gen = self._step_generator(step, salt=7_919)
         n = torch.randn(cond.shape, generator=gen).to(cond) / math.sqrt(cond.shape[-1])
         moved = cond + self.cfg.query_noise * n * cond.norm(dim=-1, keepdim=True)
         return moved * (cond.norm(dim=-1, keepdim=True)
@@ -345,7 +350,7 @@ class Trainer:
         if "audio_query" in batch:  # AudioSep's batch mixer: one decision for the batch
             use_audio = torch.full((len(captions),), bool(batch["audio_query"]))
         else:
-            gen = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + step)
+            gen = self._step_generator(step)
             use_audio = torch.rand(len(captions), generator=gen) >= self.cfg.use_text_ratio
         if use_audio.all():
             cond = None
